@@ -1,0 +1,150 @@
+"""netCDF I/O with provenance, written atomically; clear errors for corrupt cache files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+import paperclaims
+
+PROVENANCE_KEYS = (
+    "claim",
+    "rule",
+    "params",
+    "base_seed",
+    "git_commit",
+    "git_dirty",
+    "python_version",
+    "torch_version",
+    "numpy_version",
+    "xarray_version",
+    "paperclaims_version",
+    "device",
+    "dtype",
+)
+
+
+class CorruptCacheError(RuntimeError):
+    """A cached intermediate cannot be read; the message says how to rebuild it."""
+
+
+@lru_cache(maxsize=1)
+def git_state() -> tuple[str, bool]:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True, text=True, check=True, timeout=10,
+            ).stdout.strip()
+        )
+        return commit, dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", True
+
+
+def provenance(
+    *, claim: str, rule: str, params: dict, base_seed: int, device: str = "cpu", dtype: str = ""
+) -> dict[str, str | int]:
+    import torch
+
+    commit, dirty = git_state()
+    return {
+        "claim": claim,
+        "rule": rule,
+        "params": json.dumps(params, sort_keys=True, default=str),
+        "base_seed": int(base_seed),
+        "git_commit": commit,
+        "git_dirty": int(dirty),
+        "python_version": platform.python_version(),
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "xarray_version": xr.__version__,
+        "paperclaims_version": paperclaims.__version__,
+        "device": str(device),
+        "dtype": str(dtype),
+    }
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path, prov: dict) -> Path:
+    """Write ``ds`` with provenance attrs to ``path`` atomically (temp file + rename)."""
+    missing = [k for k in PROVENANCE_KEYS if k not in prov]
+    if missing:
+        raise ValueError(f"provenance lacks {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = ds.copy()
+    ds.attrs.update({f"provenance_{k}": v for k, v in prov.items()})
+    for var in [ds, *ds.variables.values()]:  # h5netcdf cannot store numpy/str-subclass attrs
+        var.attrs = {k: _plain(v) for k, v in var.attrs.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _plain(value):
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def read_dataset(path: str | Path) -> xr.Dataset:
+    """Load a cached dataset fully into memory, or say which file is bad and how to rebuild it."""
+    path = Path(path)
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # h5py/xarray raise many types for a damaged file
+        raise CorruptCacheError(
+            f"cached file {path} is unreadable ({type(err).__name__}: {err}). "
+            f"Delete it and rebuild with: snakemake --cores 2 --force {path}"
+        ) from err
+
+
+def read_provenance(ds: xr.Dataset) -> dict:
+    prov = {k[len("provenance_") :]: v for k, v in ds.attrs.items() if k.startswith("provenance_")}
+    if "params" in prov:
+        prov["params"] = json.loads(prov["params"])
+    return prov
+
+
+def write_json(obj, path: str | Path) -> Path:
+    """Atomic JSON write (verdicts, tables)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")

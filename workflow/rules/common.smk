@@ -1,0 +1,46 @@
+# Validation, targets and helpers shared by every claim's rules (no rules here).
+from pathlib import Path
+
+from paperclaims.config import code_hash, validate_config
+
+ROOT = Path(workflow.basedir)
+PACKAGE = ROOT / "workflow" / "paperclaims"
+STEP_SCRIPT = "../scripts/step.py"  # relative to workflow/rules/
+
+# Fails before any job runs, naming the key, the value and what is allowed.
+validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+# Library modules whose edits change every claim's numbers (seeding, batched nets).
+SHARED_SCIENCE = ["seeds.py", "nets.py"]
+
+# Each claim's .smk registers the final files of its claim here.
+CLAIM_TARGETS = {}
+
+
+def claim_code_hash(claim, *shared):
+    """Hash of a claim's module and the shared modules it uses: editing them reruns the claim."""
+    files = [PACKAGE / "claims" / f"{claim}.py"]
+    files += [PACKAGE / name for name in [*SHARED_SCIENCE, *shared]]
+    return code_hash(*files)
+
+
+def run_info(claim):
+    """Run-wide values every step records in its provenance."""
+    return {"claim": claim, "seed": config["seed"], "device": config["device"]}
+
+
+def cell_seed(claim, *keys):
+    from paperclaims.seeds import derive_seed
+
+    return derive_seed(config["seed"], claim, *keys)
+
+
+def verdict_files():
+    return [f"results/{claim}/verdict.json" for claim in config["claims"]]
+
+
+def all_targets(wildcards):
+    files = ["figures/claims.md"]
+    for claim in config["claims"]:
+        files += CLAIM_TARGETS[claim]
+    return files

@@ -1,0 +1,169 @@
+# Claim `periodic` (Ziyin, Hartwig, Ueda 2020): ReLU/tanh fail to extrapolate periodic
+# functions; Snake x + sin²(ax)/a fixes it. Train (one job per target × activation cell, all
+# seeds batched) → measure → verdict → papermill figures.
+from paperclaims.claims.periodic import activation_cells
+
+PERIODIC = config["periodic"]
+PERIODIC_EXTRAP = PERIODIC["extrapolation"]
+PERIODIC_CODE = claim_code_hash("periodic")
+PERIODIC_CELLS = activation_cells(PERIODIC_EXTRAP["activations"], PERIODIC_EXTRAP["snake_a"])
+PERIODIC_MODELS = [
+    f"snake_a{PERIODIC['forecast']['snake_a']:g}" if m == "snake" else m
+    for m in PERIODIC["forecast"]["models"]
+]
+PERIODIC_FIGURES = ["extrapolation", "extrapolation_summary", "co2_forecast", "snake_variance"]
+
+CLAIM_TARGETS["periodic"] = expand(
+    "figures/periodic/{name}.{ext}", name=PERIODIC_FIGURES, ext=["png", "pdf"]
+) + ["results/periodic/periodic.ipynb"]
+
+
+def periodic_extrapolation_args(wildcards):
+    """Only this cell's values: changing another sweep value leaves this job cached."""
+    keys = ["width", "n_train", "steps", "lr", "momentum", "init", "n_seeds"]
+    keys += ["x_max", "n_grid", "far_range"]
+    return {
+        "target": wildcards.target,
+        "activation": wildcards.activation,
+        "cell_seed": cell_seed("periodic", "extrapolation", wildcards.target, wildcards.activation),
+        **{k: PERIODIC_EXTRAP[k] for k in keys},
+    }
+
+
+def periodic_forecast_args(wildcards):
+    return {
+        "model": wildcards.model,
+        "cell_seed": cell_seed("periodic", "forecast", wildcards.model),
+        **{k: v for k, v in PERIODIC["forecast"].items() if k != "models"},
+    }
+
+
+rule periodic_train_extrapolation:
+    output:
+        "results/periodic/runs/extrapolation/{target}__{activation}.nc",
+    params:
+        step="paperclaims.claims.periodic:train_extrapolation",
+        code_hash=PERIODIC_CODE,
+        run=run_info("periodic"),
+        args=periodic_extrapolation_args,
+    log:
+        "logs/periodic/train_extrapolation/{target}__{activation}.log",
+    benchmark:
+        "benchmarks/periodic/train_extrapolation/{target}__{activation}.tsv"
+    wildcard_constraints:
+        target="[a-z0-9_]+",
+        activation="[a-z0-9_.]+",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        STEP_SCRIPT
+
+
+rule periodic_train_forecast:
+    output:
+        "results/periodic/runs/forecast/{model}.nc",
+    params:
+        step="paperclaims.claims.periodic:train_forecast",
+        code_hash=PERIODIC_CODE,
+        run=run_info("periodic"),
+        args=periodic_forecast_args,
+    log:
+        "logs/periodic/train_forecast/{model}.log",
+    benchmark:
+        "benchmarks/periodic/train_forecast/{model}.tsv"
+    wildcard_constraints:
+        model="[a-z0-9_.]+",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        STEP_SCRIPT
+
+
+rule periodic_forecast_baselines:
+    output:
+        "results/periodic/runs/forecast_baselines.nc",
+    params:
+        step="paperclaims.claims.periodic:forecast_baselines",
+        code_hash=PERIODIC_CODE,
+        run=run_info("periodic"),
+        args={"train_fraction": PERIODIC["forecast"]["train_fraction"]},
+    log:
+        "logs/periodic/forecast_baselines.log",
+    benchmark:
+        "benchmarks/periodic/forecast_baselines.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        STEP_SCRIPT
+
+
+rule periodic_measure:
+    input:
+        extrapolation=expand(
+            "results/periodic/runs/extrapolation/{target}__{activation}.nc",
+            target=PERIODIC_EXTRAP["targets"],
+            activation=PERIODIC_CELLS,
+        ),
+        forecast=expand("results/periodic/runs/forecast/{model}.nc", model=PERIODIC_MODELS),
+        baselines="results/periodic/runs/forecast_baselines.nc",
+    output:
+        "results/periodic/measured.nc",
+    params:
+        step="paperclaims.claims.periodic:measure",
+        code_hash=PERIODIC_CODE,
+        run=run_info("periodic"),
+        args={**PERIODIC["measure"], "far_range": PERIODIC_EXTRAP["far_range"]},
+    log:
+        "logs/periodic/measure.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        STEP_SCRIPT
+
+
+rule periodic_verdict:
+    input:
+        measured="results/periodic/measured.nc",
+    output:
+        "results/periodic/verdict.json",
+    params:
+        step="paperclaims.claims.periodic:verdict",
+        code_hash=PERIODIC_CODE,
+        run=run_info("periodic"),
+        args={
+            "snake_a_headline": PERIODIC_EXTRAP["snake_a_headline"],
+            "far_range": PERIODIC_EXTRAP["far_range"],
+            "config": PERIODIC,
+        },
+    log:
+        "logs/periodic/verdict.log",
+    localrule: True
+    script:
+        STEP_SCRIPT
+
+
+rule periodic_plot:
+    input:
+        notebook="workflow/notebooks/periodic.ipynb",
+        measured="results/periodic/measured.nc",
+        verdict="results/periodic/verdict.json",
+    output:
+        figures=expand(
+            "figures/periodic/{name}.{ext}", name=PERIODIC_FIGURES, ext=["png", "pdf"]
+        ),
+        notebook="results/periodic/periodic.ipynb",
+    log:
+        "logs/periodic/plot.log",
+    localrule: True
+    shell:
+        "papermill {input.notebook} {output.notebook} -k python3"
+        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/periodic"
+        " > {log} 2>&1"
