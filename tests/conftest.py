@@ -1,0 +1,69 @@
+"""Shared test helpers: a throw-away copy of the workflow, and Snakemake run in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's bin: snakemake, papermill, python
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy what a run needs (not results, caches or the venv) so tests never touch the repo."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    for name in ("workflow", "config"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):
+    """Run snakemake in ``workdir`` with the copy's own library first on the path."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(workdir / "workflow")
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), *args],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+def planned_jobs(proc) -> dict[str, int]:
+    """Job counts per rule from the 'Job stats' table of a dry run (``-n``)."""
+    counts: dict[str, int] = {}
+    lines = (proc.stdout + proc.stderr).splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("job ")) + 2
+    except StopIteration:
+        return counts
+    for line in lines[start:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path / "wf")
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """One end-to-end run of every claim on the tiny config, shared by the workflow tests."""
+    wd = copy_workflow(tmp_path_factory.mktemp("smoke") / "wf")
+    snakemake(wd, "--cores", "2", "--configfile", "config/test.yaml")
+    return wd
