@@ -31,7 +31,11 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     env["PYTHONPATH"] = str(workdir / "workflow")
     proc = subprocess.run(
         [str(BIN / "snakemake"), *args],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(

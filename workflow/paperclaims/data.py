@@ -36,7 +36,9 @@ def mnist1d(n_train: int = 4000, n_test: int = 1000, seed: int = 42) -> Dataset:
     args.seed = seed
     raw = make_dataset(args)
     x_train, x_test = _standardize(raw["x"], raw["x_test"])
-    return Dataset(x_train, raw["y"].astype(np.int64), x_test, raw["y_test"].astype(np.int64), 10, "mnist1d")
+    return Dataset(
+        x_train, raw["y"].astype(np.int64), x_test, raw["y_test"].astype(np.int64), 10, "mnist1d"
+    )
 
 
 def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
@@ -48,7 +50,9 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     n_test = int(round(test_fraction * len(y)))
     test, train = order[:n_test], order[n_test:]
     x_train, x_test = _standardize(x[train].astype(np.float64), x[test].astype(np.float64))
-    return Dataset(x_train, y[train].astype(np.int64), x_test, y[test].astype(np.int64), 10, "digits")
+    return Dataset(
+        x_train, y[train].astype(np.int64), x_test, y[test].astype(np.int64), 10, "digits"
+    )
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -59,7 +63,9 @@ def read_idx(path: str | Path) -> np.ndarray:
         magic = f.read(4)
         if len(magic) != 4 or magic[:2] != b"\x00\x00":
             raise ValueError(f"{path} is not an IDX file (bad magic number {magic!r})")
-        dtype = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[magic[2]]
+        dtype = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[
+            magic[2]
+        ]
         shape = struct.unpack(f">{magic[3]}I", f.read(4 * magic[3]))
         data = np.frombuffer(f.read(), dtype=dtype)
     if data.size != int(np.prod(shape)):
@@ -92,7 +98,9 @@ def mnist_idx(directory: str | Path) -> Dataset:
     return Dataset(x_train, y_train, x_test, y_test, 10, "mnist")
 
 
-def load(name: str, *, seed: int = 42, n_train: int = 4000, n_test: int = 1000, mnist_dir: str = "") -> Dataset:
+def load(
+    name: str, *, seed: int = 42, n_train: int = 4000, n_test: int = 1000, mnist_dir: str = ""
+) -> Dataset:
     if name == "mnist1d":
         return mnist1d(n_train, n_test, seed)
     if name == "digits":

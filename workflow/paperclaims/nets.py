@@ -62,7 +62,9 @@ class EnsembleMLP(nn.Module):
             for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
                 bound = 1 / math.sqrt(fan_in)
                 if init == "uniform":
-                    w = (torch.rand(fan_in, fan_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+                    w = (
+                        torch.rand(fan_in, fan_out, generator=gen, dtype=torch.float64) * 2 - 1
+                    ) * bound
                     b = (torch.rand(fan_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
                 elif init == "normal":
                     w = torch.randn(fan_in, fan_out, generator=gen, dtype=torch.float64) * bound

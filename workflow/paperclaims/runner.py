@@ -65,7 +65,9 @@ def run_step(smk) -> None:
     target = params.pop("step")
     params.pop("code_hash", None)  # only there to make Snakemake rerun on code changes
     params.update(params.pop("args", {}))  # a rule's per-cell parameters, passed as one dict
-    params = json.loads(json.dumps(params, default=str))  # plain types (wildcards are str subclasses)
+    params = json.loads(
+        json.dumps(params, default=str)
+    )  # plain types (wildcards are str subclasses)
     run = params.pop("run", {})
     step = Step(
         claim=run.get("claim", target.split(".")[-1].split(":")[0]),

@@ -29,7 +29,7 @@ class Check:
     details: dict = field(default_factory=dict)
 
     @classmethod
-    def from_estimate(cls, est: Estimate, **kwargs) -> "Check":
+    def from_estimate(cls, est: Estimate, **kwargs) -> Check:
         return cls(measured=est.value, interval=est.interval(), **kwargs)
 
 

@@ -6,6 +6,8 @@ from paperclaims.config import code_hash, validate_config
 ROOT = Path(workflow.basedir)
 PACKAGE = ROOT / "workflow" / "paperclaims"
 STEP_SCRIPT = "../scripts/step.py"  # relative to workflow/rules/
+# For --software-deployment-method conda; the README install provides the same stack as a venv.
+CONDA_ENV = "../../envs/paperclaims.yaml"
 
 # Fails before any job runs, naming the key, the value and what is allowed.
 validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -33,6 +35,15 @@ def cell_seed(claim, *keys):
     from paperclaims.seeds import derive_seed
 
     return derive_seed(config["seed"], claim, *keys)
+
+
+def cell_args(claim, section, shared_keys, **cell):
+    """A sweep cell's parameters: its own wildcard values, its seed, and the section's shared keys.
+
+    Nothing else goes in, so changing another cell's sweep value leaves this job cached.
+    """
+    seed = cell_seed(claim, *cell.values())
+    return {**cell, "cell_seed": seed, **{key: section[key] for key in shared_keys}}
 
 
 def verdict_files():

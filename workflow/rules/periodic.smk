@@ -6,46 +6,41 @@ from paperclaims.claims.periodic import activation_cells
 PERIODIC = config["periodic"]
 PERIODIC_EXTRAP = PERIODIC["extrapolation"]
 PERIODIC_CODE = claim_code_hash("periodic")
-PERIODIC_CELLS = activation_cells(PERIODIC_EXTRAP["activations"], PERIODIC_EXTRAP["snake_a"])
+PERIODIC_CELLS = activation_cells(
+    PERIODIC_EXTRAP["activations"], PERIODIC_EXTRAP["snake_a"]
+)
 PERIODIC_MODELS = [
     f"snake_a{PERIODIC['forecast']['snake_a']:g}" if m == "snake" else m
     for m in PERIODIC["forecast"]["models"]
 ]
-PERIODIC_FIGURES = ["extrapolation", "extrapolation_summary", "co2_forecast", "snake_variance"]
+PERIODIC_FIGURES = [
+    "extrapolation",
+    "extrapolation_summary",
+    "co2_forecast",
+    "snake_variance",
+]
 
 CLAIM_TARGETS["periodic"] = expand(
     "figures/periodic/{name}.{ext}", name=PERIODIC_FIGURES, ext=["png", "pdf"]
 ) + ["results/periodic/periodic.ipynb"]
 
 
-def periodic_extrapolation_args(wildcards):
-    """Only this cell's values: changing another sweep value leaves this job cached."""
-    keys = ["width", "n_train", "steps", "lr", "momentum", "init", "n_seeds"]
-    keys += ["x_max", "n_grid", "far_range"]
-    return {
-        "target": wildcards.target,
-        "activation": wildcards.activation,
-        "cell_seed": cell_seed("periodic", "extrapolation", wildcards.target, wildcards.activation),
-        **{k: PERIODIC_EXTRAP[k] for k in keys},
-    }
-
-
-def periodic_forecast_args(wildcards):
-    return {
-        "model": wildcards.model,
-        "cell_seed": cell_seed("periodic", "forecast", wildcards.model),
-        **{k: v for k, v in PERIODIC["forecast"].items() if k != "models"},
-    }
+PERIODIC_EXTRAP_SHARED = [
+    "width",
+    "n_train",
+    "steps",
+    "lr",
+    "momentum",
+    "init",
+    "n_seeds",
+]
+PERIODIC_EXTRAP_SHARED += ["x_max", "n_grid", "far_range"]
+PERIODIC_FORECAST_SHARED = [k for k in PERIODIC["forecast"] if k != "models"]
 
 
 rule periodic_train_extrapolation:
     output:
         "results/periodic/runs/extrapolation/{target}__{activation}.nc",
-    params:
-        step="paperclaims.claims.periodic:train_extrapolation",
-        code_hash=PERIODIC_CODE,
-        run=run_info("periodic"),
-        args=periodic_extrapolation_args,
     log:
         "logs/periodic/train_extrapolation/{target}__{activation}.log",
     benchmark:
@@ -53,10 +48,23 @@ rule periodic_train_extrapolation:
     wildcard_constraints:
         target="[a-z0-9_]+",
         activation="[a-z0-9_.]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        step="paperclaims.claims.periodic:train_extrapolation",
+        code_hash=PERIODIC_CODE,
+        run=run_info("periodic"),
+        args=lambda wc: cell_args(
+            "periodic",
+            PERIODIC_EXTRAP,
+            PERIODIC_EXTRAP_SHARED,
+            target=wc.target,
+            activation=wc.activation,
+        ),
     script:
         STEP_SCRIPT
 
@@ -64,21 +72,25 @@ rule periodic_train_extrapolation:
 rule periodic_train_forecast:
     output:
         "results/periodic/runs/forecast/{model}.nc",
-    params:
-        step="paperclaims.claims.periodic:train_forecast",
-        code_hash=PERIODIC_CODE,
-        run=run_info("periodic"),
-        args=periodic_forecast_args,
     log:
         "logs/periodic/train_forecast/{model}.log",
     benchmark:
         "benchmarks/periodic/train_forecast/{model}.tsv"
     wildcard_constraints:
         model="[a-z0-9_.]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        step="paperclaims.claims.periodic:train_forecast",
+        code_hash=PERIODIC_CODE,
+        run=run_info("periodic"),
+        args=lambda wc: cell_args(
+            "periodic", PERIODIC["forecast"], PERIODIC_FORECAST_SHARED, model=wc.model
+        ),
     script:
         STEP_SCRIPT
 
@@ -86,19 +98,21 @@ rule periodic_train_forecast:
 rule periodic_forecast_baselines:
     output:
         "results/periodic/runs/forecast_baselines.nc",
+    log:
+        "logs/periodic/forecast_baselines.log",
+    benchmark:
+        "benchmarks/periodic/forecast_baselines.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         step="paperclaims.claims.periodic:forecast_baselines",
         code_hash=PERIODIC_CODE,
         run=run_info("periodic"),
         args={"train_fraction": PERIODIC["forecast"]["train_fraction"]},
-    log:
-        "logs/periodic/forecast_baselines.log",
-    benchmark:
-        "benchmarks/periodic/forecast_baselines.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=20,
     script:
         STEP_SCRIPT
 
@@ -110,21 +124,25 @@ rule periodic_measure:
             target=PERIODIC_EXTRAP["targets"],
             activation=PERIODIC_CELLS,
         ),
-        forecast=expand("results/periodic/runs/forecast/{model}.nc", model=PERIODIC_MODELS),
+        forecast=expand(
+            "results/periodic/runs/forecast/{model}.nc", model=PERIODIC_MODELS
+        ),
         baselines="results/periodic/runs/forecast_baselines.nc",
     output:
         "results/periodic/measured.nc",
+    log:
+        "logs/periodic/measure.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         step="paperclaims.claims.periodic:measure",
         code_hash=PERIODIC_CODE,
         run=run_info("periodic"),
         args={**PERIODIC["measure"], "far_range": PERIODIC_EXTRAP["far_range"]},
-    log:
-        "logs/periodic/measure.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=20,
     script:
         STEP_SCRIPT
 
@@ -134,6 +152,11 @@ rule periodic_verdict:
         measured="results/periodic/measured.nc",
     output:
         "results/periodic/verdict.json",
+    log:
+        "logs/periodic/verdict.log",
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         step="paperclaims.claims.periodic:verdict",
         code_hash=PERIODIC_CODE,
@@ -143,9 +166,6 @@ rule periodic_verdict:
             "far_range": PERIODIC_EXTRAP["far_range"],
             "config": PERIODIC,
         },
-    log:
-        "logs/periodic/verdict.log",
-    localrule: True
     script:
         STEP_SCRIPT
 
@@ -163,6 +183,8 @@ rule periodic_plot:
     log:
         "logs/periodic/plot.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "papermill {input.notebook} {output.notebook} -k python3"
         " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/periodic"

@@ -6,10 +6,12 @@ rule claims_table:
         verdict_files(),
     output:
         "figures/claims.md",
-    params:
-        step="paperclaims.verdict:write_claims_table",
     log:
         "logs/claims_table.log",
     localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        step="paperclaims.verdict:write_claims_table",
     script:
         STEP_SCRIPT

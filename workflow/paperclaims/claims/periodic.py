@@ -64,7 +64,7 @@ def snake_variance_quadrature(a: float) -> float:
     """The same variance by numerical integration against the Gaussian density."""
 
     def moment(k):
-        f = lambda x: (x + math.sin(a * x) ** 2 / a) ** k * math.exp(-x * x / 2)  # noqa: E731
+        f = lambda x: (x + math.sin(a * x) ** 2 / a) ** k * math.exp(-x * x / 2)
         return integrate.quad(f, -np.inf, np.inf, epsabs=1e-13, epsrel=1e-13, limit=400)[0]
 
     norm = math.sqrt(2 * math.pi)
@@ -117,7 +117,9 @@ def train_extrapolation(step) -> None:
         model, x_train, y_train, steps=p["steps"], lr=p["lr"], momentum=p["momentum"]
     )
     x_grid = np.linspace(-p["x_max"], p["x_max"], p["n_grid"])
-    x_far = np.concatenate([-np.linspace(*p["far_range"][::-1], 201), np.linspace(*p["far_range"], 201)])
+    x_far = np.concatenate(
+        [-np.linspace(*p["far_range"][::-1], 201), np.linspace(*p["far_range"], 201)]
+    )
     with torch.no_grad():
         pred = model(torch.as_tensor(x_grid, dtype=dtype, device=device)[:, None])[..., 0]
         pred_far = model(torch.as_tensor(x_far, dtype=dtype, device=device)[:, None])[..., 0]
@@ -134,7 +136,12 @@ def train_extrapolation(step) -> None:
             "x_far": ("x_far", x_far, {"units": "x_raw / 15"}),
             "step": ("step", np.array(when)),
         },
-        attrs={"target": p["target"], "activation": activation, "snake_a": a, "cell": p["activation"]},
+        attrs={
+            "target": p["target"],
+            "activation": activation,
+            "snake_a": a,
+            "cell": p["activation"],
+        },
     )
     ds["target"] = ("x", target(p["target"], x_grid))
     step.write(ds, step.output[0])
@@ -204,7 +211,9 @@ def forecast_baselines(step) -> None:
     last_year = y[n_train - 12 : n_train]
     drift = (y[n_train - 1] - y[0]) / (n_train - 1)
     k = np.arange(1, horizon + 1)
-    naive = np.concatenate([y[:n_train], last_year[(k - 1) % 12] + drift * 12 * ((k - 1) // 12 + 1)])
+    naive = np.concatenate(
+        [y[:n_train], last_year[(k - 1) % 12] + drift * 12 * ((k - 1) // 12 + 1)]
+    )
     fit = SARIMAX(y[:n_train], order=(1, 1, 1), seasonal_order=(0, 1, 1, 12)).fit(disp=False)
     sarima = np.concatenate([y[:n_train], fit.forecast(horizon)])
     ds = xr.Dataset(
@@ -234,7 +243,9 @@ def measure(step) -> None:
         mse = ((pred[:, outside] - truth[outside]) ** 2).mean(axis=1)
         freq = np.array(
             [
-                np.mean([fit_frequency(x[m], row[m], omegas) for m in sides(x, TRAIN_EDGE, x.max())])
+                np.mean(
+                    [fit_frequency(x[m], row[m], omegas) for m in sides(x, TRAIN_EDGE, x.max())]
+                )
                 for row in pred
             ]
         )
@@ -258,7 +269,9 @@ def measure(step) -> None:
             },
             coords={"seed": ds["seed"].values, "x": x},
         )
-        per_cell.append(cell.expand_dims(target=[ds.attrs["target"]], activation=[ds.attrs["cell"]]))
+        per_cell.append(
+            cell.expand_dims(target=[ds.attrs["target"]], activation=[ds.attrs["cell"]])
+        )
     cells = xr.combine_by_coords(per_cell, combine_attrs="drop")
     cells["extrapolation_mse"].attrs["units"] = "MSE on 1 < |x| ≤ x_max"
     cells["fitted_frequency"].attrs["units"] = "rad per unit x (true 15)"
@@ -267,11 +280,11 @@ def measure(step) -> None:
     forecasts = xr.concat(forecast_runs, dim="model", combine_attrs="override")
     forecasts = forecasts.assign_coords(model=[run.attrs["model"] for run in forecast_runs])
     n_train = int(forecasts.attrs["n_train"])
-    err = ((forecasts["forecast"] - forecasts["observed"]).isel(time=slice(n_train, None)) ** 2).mean(
-        "time"
-    )
+    err = (
+        (forecasts["forecast"] - forecasts["observed"]).isel(time=slice(n_train, None)) ** 2
+    ).mean("time")
     baselines = read_dataset(step.input.baselines)
-    base_err = ((baselines["forecast"] - baselines["observed"]).isel(time=slice(n_train, None)) ** 2)
+    base_err = (baselines["forecast"] - baselines["observed"]).isel(time=slice(n_train, None)) ** 2
     a_grid = np.linspace(0.05, 3.0, p["prop1_points"])
     out = cells.assign(
         forecast_mse=err.rename(model="forecast_model"),
@@ -333,7 +346,10 @@ def verdict(step) -> None:
                     id=f"snake_vs_relu_mse[{tgt}]",
                     statement=f"{snakes[0]}: median extrapolation MSE (1 < |x| ≤ {m['x'].values.max():g}) "
                     "is far below ReLU's; measured = ReLU MSE / Snake MSE",
-                    expected={"trend": "Snake extrapolates, ReLU does not", "source": "Fig. 1, 4, 13"},
+                    expected={
+                        "trend": "Snake extrapolates, ReLU does not",
+                        "source": "Fig. 1, 4, 13",
+                    },
                     measured=float(ratio),
                     interval=None,
                     tolerance="ratio ≥ 100",
@@ -365,7 +381,9 @@ def verdict(step) -> None:
         )
     )
     argmax = optimize.minimize_scalar(
-        lambda a: -snake_variance_quadrature(a), bounds=(0.2, 1.5), method="bounded",
+        lambda a: -snake_variance_quadrature(a),
+        bounds=(0.2, 1.5),
+        method="bounded",
         options={"xatol": 1e-7},
     ).x
     checks.append(
@@ -390,9 +408,15 @@ def verdict(step) -> None:
                     id=f"co2_snake_beats_{other}",
                     statement=f"Mauna Loa CO2 forecast: Snake (learnable a) mean test MSE below {other}'s "
                     "(standardized units; mean over seeds, interval = ± 1 sd)",
-                    expected={"trend": "Snake < ReLU, tanh", "source": "Fig. 6 (temperature), Table 2"},
+                    expected={
+                        "trend": "Snake < ReLU, tanh",
+                        "source": "Fig. 6 (temperature), Table 2",
+                    },
                     measured=float(snake_err.mean()),
-                    interval=[float(snake_err.mean() - snake_err.std()), float(snake_err.mean() + snake_err.std())],
+                    interval=[
+                        float(snake_err.mean() - snake_err.std()),
+                        float(snake_err.mean() + snake_err.std()),
+                    ],
                     tolerance=f"Snake mean < {other} mean ({float(other_err.mean()):.4g})",
                     passed=bool(snake_err.mean() < other_err.mean()),
                 )
@@ -402,11 +426,16 @@ def verdict(step) -> None:
             Check(
                 id="co2_snake_vs_sarima",
                 statement="Mauna Loa CO2 forecast: Snake mean test MSE below the SARIMA(1,1,1)(0,1,1)12 baseline",
-                expected={"trend": "Snake < ARIMA", "source": "Table 2 (Wilshire 5000: 0.0089 vs 0.0215)"},
+                expected={
+                    "trend": "Snake < ARIMA",
+                    "source": "Table 2 (Wilshire 5000: 0.0089 vs 0.0215)",
+                },
                 measured=float(snake_err.mean()),
                 tolerance=f"Snake mean < SARIMA ({sarima:.4g})",
                 passed=bool(snake_err.mean() < sarima),
-                details={"seasonal_naive_mse": float(m["baseline_mse"].sel(baseline="seasonal_naive"))},
+                details={
+                    "seasonal_naive_mse": float(m["baseline_mse"].sel(baseline="seasonal_naive"))
+                },
             )
         )
     write_verdict(
