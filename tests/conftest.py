@@ -19,7 +19,7 @@ def copy_workflow(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
-    for name in ("workflow", "config"):
+    for name in ("workflow", "config", "envs"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
     return dest
 

@@ -1,0 +1,161 @@
+"""Shared library: seeds, netCDF I/O with provenance, fits, verdicts, config validation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from paperclaims import config as cfg
+from paperclaims import io, seeds
+from paperclaims.fits import bootstrap, line_fit, slope_across_seeds
+from paperclaims.verdict import Check, claims_table, write_verdict
+
+from conftest import ROOT
+
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_seeds_are_stable_and_independent_of_other_cells():
+    a = seeds.derive_seed(1, "periodic", "sin", "relu")
+    assert a == seeds.derive_seed(1, "periodic", "sin", "relu")
+    assert a != seeds.derive_seed(2, "periodic", "sin", "relu")
+    assert a != seeds.derive_seed(1, "periodic", "sin", "tanh")
+    # member i's seed does not depend on how many members the ensemble has
+    assert seeds.member_seeds(a, 3) == seeds.member_seeds(a, 5)[:3]
+
+
+def _prov(**kw):
+    return io.provenance(claim="t", rule="r", params={"lr": 0.1}, base_seed=7, **kw)
+
+
+def test_write_dataset_stamps_provenance(tmp_path):
+    ds = xr.Dataset({"loss": (("seed", "step"), np.arange(6.0).reshape(2, 3))})
+    path = io.write_dataset(ds, tmp_path / "a.nc", _prov(device="cpu", dtype="float64"))
+    back = io.read_dataset(path)
+    xr.testing.assert_equal(back["loss"], ds["loss"])
+    prov = io.read_provenance(back)
+    assert set(io.PROVENANCE_KEYS) <= set(prov)
+    assert prov["params"] == {"lr": 0.1}
+    assert prov["base_seed"] == 7 and prov["claim"] == "t" and prov["rule"] == "r"
+    assert prov["torch_version"].startswith("2.")
+
+
+def test_write_dataset_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "a.nc"
+    good = xr.Dataset({"v": ("x", np.ones(3))})
+    io.write_dataset(good, path, _prov())
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", explode)
+    with pytest.raises(OSError):
+        io.write_dataset(good * 2, path, _prov())
+    # the old file is intact and no temp file is left behind
+    xr.testing.assert_equal(io.read_dataset(path)["v"], good["v"])
+    assert [p.name for p in tmp_path.iterdir()] == ["a.nc"]
+
+
+def test_missing_provenance_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="provenance lacks"):
+        io.write_dataset(xr.Dataset(), tmp_path / "a.nc", {"claim": "x"})
+
+
+def test_corrupt_file_error_names_file_and_rebuild(tmp_path):
+    path = tmp_path / "runs" / "cell.nc"
+    io.write_dataset(xr.Dataset({"v": ("x", np.ones(100))}), path, _prov())
+    path.write_bytes(path.read_bytes()[:200])  # truncated
+    with pytest.raises(io.CorruptCacheError) as err:
+        io.read_dataset(path)
+    assert str(path) in str(err.value) and "snakemake" in str(err.value)
+
+
+def test_line_fit_recovers_known_slope():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 10, 200)
+    y = 2.5 * x - 1 + rng.normal(0, 0.1, x.size)
+    fit = line_fit(x, y)
+    assert abs(fit.slope - 2.5) < 4 * fit.slope_se
+    assert fit.slope_se < 0.01 and fit.r2 > 0.999
+
+
+def test_slope_across_seeds_interval_covers_truth():
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 1, 50)
+    ys = -3 * x + rng.normal(0, 0.2, (20, x.size))
+    est = slope_across_seeds(x, ys)
+    assert est.low < -3 < est.high
+    assert est.high - est.low < 0.3
+
+
+def test_bootstrap_median_interval():
+    samples = np.random.default_rng(2).normal(5, 1, 400)
+    est = bootstrap(samples)
+    assert est.low < 5 < est.high and est.low < est.value < est.high
+
+
+def test_verdict_and_claims_table(tmp_path):
+    checks = [
+        Check(
+            id="a",
+            statement="slope",
+            expected={"value": 1.0, "source": "Theorem 1"},
+            measured=1.02,
+            interval=[0.98, 1.05],
+            tolerance="±10%",
+            passed=True,
+        ),
+        Check(
+            id="b",
+            statement="ratio",
+            expected={"trend": "up"},
+            measured=float("nan"),
+            tolerance="> 1",
+            passed=False,
+        ),
+    ]
+    path = tmp_path / "verdict.json"
+    write_verdict(path, claim="x", paper="P", checks=checks, config={"k": 1}, reconstruction="toy")
+    verdict = json.loads(path.read_text())
+    assert verdict["passed"] is False
+    assert {"claim", "paper", "passed", "checks", "config"} <= set(verdict)
+    assert set(verdict["checks"][0]) >= {
+        "id", "statement", "expected", "measured", "interval", "tolerance", "passed"
+    }
+    assert verdict["checks"][1]["measured"] is None  # NaN is not valid JSON
+    table = claims_table([path])
+    assert "| x | P | NOT reproduced | 1/2 |" in table
+    assert "1.02 [0.98, 1.05]" in table and "Theorem 1" in table and "*Reconstruction:* toy" in table
+
+
+def test_config_defaults_fill_in():
+    config = cfg.validate_config({}, SCHEMA)
+    assert config["seed"] >= 0 and config["periodic"]["extrapolation"]["lr"] > 0
+
+
+@pytest.mark.parametrize(
+    "bad, key, allowed",
+    [
+        ({"seed": "abc"}, "seed", "integer"),
+        ({"periodic": {"extrapolation": {"lr": -0.01}}}, "periodic.extrapolation.lr", "> 0"),
+        ({"periodic": {"extrapolation": {"activations": ["gelu"]}}}, "activations", "relu"),
+        ({"device": "tpu"}, "device", "cpu"),
+        ({"periodic": {"typo": 1}}, "periodic.typo", "extrapolation"),
+    ],
+)
+def test_config_errors_name_key_value_and_allowed(bad, key, allowed):
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.validate_config(bad, SCHEMA)
+    message = str(err.value)
+    assert key in message and allowed in message
+
+
+def test_code_hash_changes_with_content(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("x = 1\n")
+    before = cfg.code_hash(f)
+    f.write_text("x = 2\n")
+    assert cfg.code_hash(f) != before

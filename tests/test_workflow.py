@@ -1,0 +1,138 @@
+"""The workflow as a user drives it: dry run, lint, format, bad config, end-to-end smoke run on
+config/test.yaml, correct caching, and determinism. Every run happens in a throw-away copy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+import xarray as xr
+
+from conftest import BIN, ROOT, copy_workflow, planned_jobs, snakemake
+
+TEST_CONFIG = ("--configfile", "config/test.yaml")
+
+
+def test_dry_run_of_default_config(workdir):
+    proc = snakemake(workdir, "-n")
+    jobs = planned_jobs(proc)
+    assert jobs.get("all") == 1 and jobs.get("claims_table") == 1
+    assert jobs.get("periodic_train_extrapolation", 0) >= 10
+
+
+def test_lint_is_clean():
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_snakefmt_is_clean():
+    files = ["Snakefile", *map(str, sorted((ROOT / "workflow" / "rules").glob("*.smk")))]
+    proc = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", *files], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_is_clean():
+    proc = subprocess.run(
+        [str(BIN / "ruff"), "check", "workflow", "tests"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("seed=abc", "'seed'"),
+        ('periodic={"extrapolation": {"lr": -0.01}}', "periodic.extrapolation.lr"),
+        ('periodic={"extrapolation": {"activations": ["relu", "gelu"]}}', "activations"),
+        ('claims=["periodic", "nope"]', "claims"),
+    ],
+)
+def test_bad_config_fails_before_any_job(workdir, override, key):
+    proc = snakemake(workdir, "--cores", "1", "--config", override, check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert key in output and "is invalid: must be" in output
+    for produced in ("results", "figures", "logs"):
+        assert not (workdir / produced).exists(), f"{produced}/ was created by a failing config"
+
+
+def test_smoke_run_produces_figures_verdicts_and_table(smoke_run):
+    table = (smoke_run / "figures" / "claims.md").read_text()
+    for claim in ("periodic",):
+        verdict = json.loads((smoke_run / "results" / claim / "verdict.json").read_text())
+        assert verdict["claim"] == claim and verdict["checks"]
+        for check in verdict["checks"]:
+            assert {"id", "statement", "expected", "measured", "tolerance", "passed"} <= set(check)
+            assert check["id"] in table
+        assert (smoke_run / "results" / claim / f"{claim}.ipynb").exists()
+        pngs = list((smoke_run / "figures" / claim).glob("*.png"))
+        assert pngs and all(p.with_suffix(".pdf").exists() for p in pngs)
+    executed = nbformat.read(smoke_run / "results" / "periodic" / "periodic.ipynb", as_version=4)
+    assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code")
+
+
+def test_cached_rerun_does_nothing(smoke_run):
+    proc = snakemake(smoke_run, "-n", *TEST_CONFIG)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _clone(smoke_run, tmp_path):
+    return shutil.copytree(smoke_run, tmp_path / "clone", symlinks=True)
+
+
+def test_editing_a_notebook_reruns_only_plots(smoke_run, tmp_path):
+    clone = _clone(smoke_run, tmp_path)
+    path = clone / "workflow" / "notebooks" / "periodic.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("An edit by the caching test."))
+    nbformat.write(nb, path)
+    jobs = planned_jobs(snakemake(clone, "-n", *TEST_CONFIG))
+    assert "periodic_plot" in jobs
+    assert set(jobs) <= {"periodic_plot", "claims_table", "all"}, jobs
+
+
+def test_changing_one_sweep_value_reruns_only_its_cells(smoke_run):
+    """test.yaml trains snake_a = [10]; adding a = 20 trains that one cell and nothing else."""
+    override = 'periodic={"extrapolation": {"snake_a": [10, 20]}}'
+    jobs = planned_jobs(snakemake(smoke_run, "-n", *TEST_CONFIG, "--config", override))
+    assert jobs.get("periodic_train_extrapolation") == 1, jobs
+    assert not any(rule.startswith("periodic_train_forecast") for rule in jobs)
+    assert not any(rule.startswith(("escape", "phases", "locality", "saddles")) for rule in jobs)
+
+
+def test_editing_claim_code_reruns_that_claim(smoke_run, tmp_path):
+    clone = _clone(smoke_run, tmp_path)
+    module = clone / "workflow" / "paperclaims" / "claims" / "periodic.py"
+    module.write_text(module.read_text() + "\n# an edit by the caching test\n")
+    jobs = planned_jobs(snakemake(clone, "-n", *TEST_CONFIG))
+    assert jobs.get("periodic_train_extrapolation") == 3  # every cell of test.yaml
+    assert jobs.get("periodic_train_forecast") == 2
+    assert not any(rule.startswith(("escape", "phases", "locality", "saddles")) for rule in jobs)
+
+
+def test_same_seed_gives_identical_arrays_whatever_cores(smoke_run, tmp_path):
+    other = copy_workflow(tmp_path / "again")
+    target = "results/periodic/runs/extrapolation/sin__snake_a10.nc"
+    snakemake(other, "--cores", "1", *TEST_CONFIG, target)
+    first = xr.open_dataset(smoke_run / target, engine="h5netcdf")
+    second = xr.open_dataset(other / target, engine="h5netcdf")
+    xr.testing.assert_equal(first, second)
+    first.close()
+    second.close()
+
+
+def test_other_seed_gives_other_arrays(smoke_run, tmp_path):
+    other = copy_workflow(tmp_path / "seed")
+    target = "results/periodic/runs/extrapolation/sin__relu.nc"
+    snakemake(other, "--cores", "1", *TEST_CONFIG, "--config", "seed=1", target)
+    with xr.open_dataset(smoke_run / target, engine="h5netcdf") as a:
+        with xr.open_dataset(other / target, engine="h5netcdf") as b:
+            assert not a["prediction"].equals(b["prediction"])
