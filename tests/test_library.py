@@ -7,13 +7,11 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
+from conftest import ROOT
 from paperclaims import config as cfg
 from paperclaims import io, seeds
 from paperclaims.fits import bootstrap, line_fit, slope_across_seeds
 from paperclaims.verdict import Check, claims_table, write_verdict
-
-from conftest import ROOT
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -123,12 +121,20 @@ def test_verdict_and_claims_table(tmp_path):
     assert verdict["passed"] is False
     assert {"claim", "paper", "passed", "checks", "config"} <= set(verdict)
     assert set(verdict["checks"][0]) >= {
-        "id", "statement", "expected", "measured", "interval", "tolerance", "passed"
+        "id",
+        "statement",
+        "expected",
+        "measured",
+        "interval",
+        "tolerance",
+        "passed",
     }
     assert verdict["checks"][1]["measured"] is None  # NaN is not valid JSON
     table = claims_table([path])
     assert "| x | P | NOT reproduced | 1/2 |" in table
-    assert "1.02 [0.98, 1.05]" in table and "Theorem 1" in table and "*Reconstruction:* toy" in table
+    assert (
+        "1.02 [0.98, 1.05]" in table and "Theorem 1" in table and "*Reconstruction:* toy" in table
+    )
 
 
 def test_config_defaults_fill_in():

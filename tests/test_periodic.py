@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from paperclaims.claims import periodic
 from paperclaims.nets import EnsembleMLP, activation_fn, snake
 

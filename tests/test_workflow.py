@@ -10,7 +10,6 @@ import subprocess
 import nbformat
 import pytest
 import xarray as xr
-
 from conftest import BIN, ROOT, copy_workflow, planned_jobs, snakemake
 
 TEST_CONFIG = ("--configfile", "config/test.yaml")
