@@ -1,0 +1,130 @@
+"""Batched-ensemble minibatch SGD for classifiers, and per-minibatch gradient tools.
+
+Every member of an ``EnsembleMLP`` has its own labels, its own sample weights (a member may train
+on a subset) and its own minibatch draws, but all members advance as one tensor: the loss summed
+over members has each member's loss as an independent term, so one backward pass gives every
+member exactly the gradient it would get alone. Per-minibatch gradients use ``torch.func``
+(``vmap`` of ``grad`` over minibatches), never a Python loop over models.
+
+Shapes: ``x`` (N, features) shared by all members; ``labels`` and ``weights`` (members, N).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad, vmap
+
+from paperclaims.nets import EnsembleMLP
+
+
+# ---------------------------------------------------------------- losses and evaluation
+def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of (members, n, classes) logits against (members, n) labels → (members, n)."""
+    members, n, classes = logits.shape
+    return F.cross_entropy(logits.reshape(-1, classes), labels.reshape(-1), reduction="none").view(members, n)
+
+
+@torch.no_grad()
+def evaluate(model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample loss and correctness, both (members, N), for every member at once."""
+    logits = model(x)
+    return per_sample_loss(logits, labels), (logits.argmax(-1) == labels)
+
+
+def gather_batch(x: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Member-wise minibatches: idx (members, B) → inputs (members, B, features), labels (members, B)."""
+    return x[idx], torch.gather(labels, 1, idx)
+
+
+def draw_minibatches(weights: torch.Tensor, batch_size: int, gen: torch.Generator) -> torch.Tensor:
+    """One minibatch per member, drawn without replacement among the member's samples of weight > 0."""
+    return torch.multinomial(weights, batch_size, replacement=False, generator=gen)
+
+
+# ---------------------------------------------------------------- training
+def train_sgd(
+    model: EnsembleMLP,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    gen: torch.Generator,
+    record: list[int] | None = None,
+    on_record=None,
+    keep: torch.Tensor | None = None,
+) -> None:
+    """Plain minibatch SGD (no momentum, no weight decay) on cross-entropy, every member at once.
+
+    ``keep`` (members, N) bool restricts each member to its own training subset. At each step in
+    ``record`` (1-based; 0 means before the first step) ``on_record(step)`` is called.
+    """
+    params = list(model.parameters())
+    weights = torch.ones_like(labels, dtype=x.dtype) if keep is None else keep.to(x.dtype)
+    record = set(record or [])
+    if 0 in record and on_record is not None:
+        on_record(0)
+    for it in range(1, steps + 1):
+        xb, yb = gather_batch(x, labels, draw_minibatches(weights, batch_size, gen))
+        loss = per_sample_loss(model(xb), yb).mean(dim=1).sum()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_(lr * g)
+        if it in record and on_record is not None:
+            on_record(it)
+
+
+# ---------------------------------------------------------------- gradients
+def _flatten(grads: dict[str, torch.Tensor], lead_dims: int) -> torch.Tensor:
+    """Concatenate every parameter's gradient into (*lead, P): lead = (members,) or (M, members)."""
+    return torch.cat([g.flatten(start_dim=lead_dims) for g in grads.values()], dim=-1)
+
+
+def subset_gradients(model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Gradient of each member's mean loss over each subset: masks (K, members, N) → (K, members, P).
+
+    An empty subset of a member gives a zero gradient.
+    """
+    params = dict(model.named_parameters())
+    losses = per_sample_loss(model(x), labels)
+    out = []
+    for mask in masks.to(x.dtype):  # loop over the K subsets only
+        mean_loss = (losses * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        grads = torch.autograd.grad(mean_loss.sum(), list(params.values()), retain_graph=True)
+        out.append(_flatten(dict(zip(params, grads)), lead_dims=1))
+    return torch.stack(out)
+
+
+def minibatch_gradients(model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, partition: torch.Tensor) -> torch.Tensor:
+    """Per-minibatch gradients g_μ at fixed weights: partition (members, M, B) → (M, members, P)."""
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = dict(model.named_buffers())
+
+    def batch_loss(p, xb, yb):
+        logits = functional_call(model, (p, buffers), (xb,))
+        return per_sample_loss(logits, yb).mean(dim=1).sum()
+
+    xb = x[partition].movedim(1, 0)  # (M, members, B, features)
+    yb = torch.gather(labels, 1, partition.flatten(1)).view(partition.shape).movedim(1, 0)
+    grads = vmap(grad(batch_loss), in_dims=(None, 0, 0))(params, xb, yb)
+    return _flatten(grads, lead_dims=2)
+
+
+def alignment_and_amplitude(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Order parameters of minibatch gradients g (M, members, P) → R, A (members,).
+
+    R = mean pairwise cosine = (|Σ_μ ĝ_μ|² − M) / (M(M−1));  A = |ḡ|² / mean_μ |g_μ|².
+    """
+    m = g.shape[0]
+    unit = g / g.norm(dim=-1, keepdim=True).clamp(min=torch.finfo(g.dtype).tiny)
+    r = ((unit.sum(0) ** 2).sum(-1) - m) / (m * (m - 1))
+    a = (g.mean(0) ** 2).sum(-1) / (g**2).sum(-1).mean(0)
+    return r, a
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine between the last-axis vectors of a and b (NaN where either is zero)."""
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))

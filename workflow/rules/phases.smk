@@ -1,0 +1,132 @@
+# Claim `phases` (Feng & Tu 2021): four phases of SGD learning with mislabeled data. One train job
+# per data set (every noise level × seed batched in one ensemble) → cleaning + retraining →
+# measure (subset curves, order parameters, AUROC, detected phases) → verdict → papermill figures.
+PHASES = config["phases"]
+PHASES_CODE = claim_code_hash("phases", "training.py", "data.py")
+PHASES_FIGURES = ["test_error", "order_parameters", "auroc", "cleaning", "clean_data"]
+
+CLAIM_TARGETS["phases"] = expand(
+    "figures/phases/{name}.{ext}", name=PHASES_FIGURES, ext=["png", "pdf"]
+) + ["results/phases/phases.ipynb"]
+
+
+def phases_train_args(wildcards):
+    """Only this data set's values: adding a data set leaves the others cached."""
+    keys = ["noise", "n_seeds", "n_train", "n_test", "width", "depth", "lr", "batch_size"]
+    keys += ["steps", "n_records"]
+    return {
+        "dataset": wildcards.dataset,
+        "cell_seed": cell_seed("phases", wildcards.dataset),
+        "data_seed": cell_seed("phases", wildcards.dataset, "data") % 2**31,
+        "mnist_dir": PHASES["mnist_dir"] if wildcards.dataset == "mnist" else "",
+        **{k: PHASES[k] for k in keys},
+    }
+
+
+def phases_clean_args(wildcards):
+    return {**phases_train_args(wildcards), **PHASES["phase_rule"]}
+
+
+rule phases_train:
+    output:
+        "results/phases/runs/{dataset}.nc",
+    params:
+        step="paperclaims.claims.phases:train",
+        code_hash=PHASES_CODE,
+        run=run_info("phases"),
+        args=phases_train_args,
+    log:
+        "logs/phases/train/{dataset}.log",
+    benchmark:
+        "benchmarks/phases/train/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="[a-z0-9]+",
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    script:
+        STEP_SCRIPT
+
+
+rule phases_clean:
+    input:
+        "results/phases/runs/{dataset}.nc",
+    output:
+        "results/phases/runs/cleaned/{dataset}.nc",
+    params:
+        step="paperclaims.claims.phases:clean_and_retrain",
+        code_hash=PHASES_CODE,
+        run=run_info("phases"),
+        args=phases_clean_args,
+    log:
+        "logs/phases/clean/{dataset}.log",
+    benchmark:
+        "benchmarks/phases/clean/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="[a-z0-9]+",
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    script:
+        STEP_SCRIPT
+
+
+rule phases_measure:
+    input:
+        runs=expand("results/phases/runs/{dataset}.nc", dataset=PHASES["datasets"]),
+        cleaned=expand(
+            "results/phases/runs/cleaned/{dataset}.nc", dataset=PHASES["datasets"]
+        ),
+    output:
+        "results/phases/measured.nc",
+    params:
+        step="paperclaims.claims.phases:measure",
+        code_hash=PHASES_CODE,
+        run=run_info("phases"),
+        args=PHASES["phase_rule"],
+    log:
+        "logs/phases/measure.log",
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    script:
+        STEP_SCRIPT
+
+
+rule phases_verdict:
+    input:
+        measured="results/phases/measured.nc",
+    output:
+        "results/phases/verdict.json",
+    params:
+        step="paperclaims.claims.phases:verdict",
+        code_hash=PHASES_CODE,
+        run=run_info("phases"),
+        args={**PHASES["verdict"], "config": PHASES},
+    log:
+        "logs/phases/verdict.log",
+    localrule: True
+    script:
+        STEP_SCRIPT
+
+
+rule phases_plot:
+    input:
+        notebook="workflow/notebooks/phases.ipynb",
+        measured="results/phases/measured.nc",
+        verdict="results/phases/verdict.json",
+    output:
+        figures=expand(
+            "figures/phases/{name}.{ext}", name=PHASES_FIGURES, ext=["png", "pdf"]
+        ),
+        notebook="results/phases/phases.ipynb",
+    log:
+        "logs/phases/plot.log",
+    localrule: True
+    shell:
+        "papermill {input.notebook} {output.notebook} -k python3"
+        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/phases"
+        " > {log} 2>&1"
