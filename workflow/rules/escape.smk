@@ -1,0 +1,231 @@
+# Claim `escape` (Mori, Ziyin, Liu, Ueda 2022): SGD's noise ∝ loss gives a power-law stationary
+# law P ∝ L^(−φ) and escape times set by the loss ratio. Simulate (one job per sweep cell, all
+# chains of a cell as one float64 tensor) → measure → verdict → papermill figures.
+ESCAPE = config["escape"]
+ESCAPE_STAT = ESCAPE["stationary"]
+ESCAPE_FP = ESCAPE["first_passage"]
+ESCAPE_RATIO = ESCAPE["ratio"]
+ESCAPE_NOISE = ESCAPE["noise"]
+ESCAPE_CODE = claim_code_hash("escape", "sgd.py", "fits.py", "data.py")
+ESCAPE_FP_C = {str(cell["dim"]): cell["c"] for cell in ESCAPE_FP["cells"]}
+ESCAPE_FIGURES = [
+    "phi_vs_batch",
+    "stationary_tails",
+    "first_passage",
+    "ratio_not_difference",
+    "noise_vs_loss",
+]
+
+CLAIM_TARGETS["escape"] = expand(
+    "figures/escape/{name}.{ext}", name=ESCAPE_FIGURES, ext=["png", "pdf"]
+) + ["results/escape/escape.ipynb"]
+
+# the first-passage settings the ratio cells share with Fig. 3b
+ESCAPE_FP_SHARED = {k: ESCAPE_FP[k] for k in ["lr", "batch", "n_data"]}
+
+
+def escape_stationary_args(wildcards):
+    """Only this cell's values: changing another η or B leaves this job cached."""
+    keys = ["n_data", "label_noise", "chains", "burn_in", "n_samples", "thin"]
+    return {
+        "lr": float(wildcards.lr),
+        "batch": int(wildcards.batch),
+        "cell_seed": cell_seed("escape", "stationary", wildcards.lr, wildcards.batch),
+        **{k: ESCAPE_STAT[k] for k in keys},
+    }
+
+
+def escape_first_passage_args(wildcards):
+    return {
+        "process": "sgd",
+        "dim": int(wildcards.dim),
+        "c": ESCAPE_FP_C[wildcards.dim],
+        "cell_seed": cell_seed("escape", "first_passage", wildcards.dim),
+        **{k: ESCAPE_FP[k] for k in ["label_noise", "chains", "max_steps"]},
+        **ESCAPE_FP_SHARED,
+    }
+
+
+def escape_ratio_args(wildcards):
+    langevin = wildcards.process == "langevin"
+    thresholds = (
+        {
+            "delta_loss": ESCAPE_RATIO["langevin_delta_loss"],
+            "langevin_reference_loss": ESCAPE_RATIO["langevin_reference_loss"],
+        }
+        if langevin
+        else {"c": ESCAPE_RATIO["c"]}
+    )
+    return {
+        "process": wildcards.process,
+        "dim": ESCAPE_RATIO["dim"],
+        "label_noise": float(wildcards.noise),
+        "cell_seed": cell_seed("escape", "ratio", wildcards.process, wildcards.noise),
+        **thresholds,
+        **{k: ESCAPE_RATIO[k] for k in ["chains", "max_steps"]},
+        **ESCAPE_FP_SHARED,
+    }
+
+
+rule escape_simulate_stationary:
+    output:
+        "results/escape/runs/stationary/lr{lr}_B{batch}.nc",
+    log:
+        "logs/escape/simulate_stationary/lr{lr}_B{batch}.log",
+    benchmark:
+        "benchmarks/escape/simulate_stationary/lr{lr}_B{batch}.tsv"
+    wildcard_constraints:
+        lr="[0-9.e+-]+",
+        batch="[0-9]+",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        step="paperclaims.claims.escape:simulate_stationary",
+        code_hash=ESCAPE_CODE,
+        run=run_info("escape"),
+        args=escape_stationary_args,
+    script:
+        STEP_SCRIPT
+
+
+rule escape_simulate_first_passage:
+    output:
+        "results/escape/runs/first_passage/d{dim}.nc",
+    log:
+        "logs/escape/simulate_first_passage/d{dim}.log",
+    benchmark:
+        "benchmarks/escape/simulate_first_passage/d{dim}.tsv"
+    wildcard_constraints:
+        dim="[0-9]+",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        step="paperclaims.claims.escape:simulate_first_passage",
+        code_hash=ESCAPE_CODE,
+        run=run_info("escape"),
+        args=escape_first_passage_args,
+    script:
+        STEP_SCRIPT
+
+
+rule escape_simulate_ratio:
+    output:
+        "results/escape/runs/ratio/{process}_noise{noise}.nc",
+    log:
+        "logs/escape/simulate_ratio/{process}_noise{noise}.log",
+    benchmark:
+        "benchmarks/escape/simulate_ratio/{process}_noise{noise}.tsv"
+    wildcard_constraints:
+        process="sgd|langevin",
+        noise="[0-9.e+-]+",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        step="paperclaims.claims.escape:simulate_first_passage",
+        code_hash=ESCAPE_CODE,
+        run=run_info("escape"),
+        args=escape_ratio_args,
+    script:
+        STEP_SCRIPT
+
+
+rule escape_train_noise:
+    output:
+        "results/escape/runs/noise.nc",
+    log:
+        "logs/escape/train_noise.log",
+    benchmark:
+        "benchmarks/escape/train_noise.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        step="paperclaims.claims.escape:train_noise",
+        code_hash=ESCAPE_CODE,
+        run=run_info("escape"),
+        args={
+            "cell_seed": cell_seed("escape", "noise"),
+            **{k: v for k, v in ESCAPE_NOISE.items() if k != "late_fraction"},
+        },
+    script:
+        STEP_SCRIPT
+
+
+rule escape_measure:
+    input:
+        stationary=expand(
+            "results/escape/runs/stationary/lr{lr}_B{batch}.nc",
+            lr=[f"{lr:g}" for lr in ESCAPE_STAT["lr"]],
+            batch=ESCAPE_STAT["batch"],
+        ),
+        first_passage=expand(
+            "results/escape/runs/first_passage/d{dim}.nc", dim=list(ESCAPE_FP_C)
+        ),
+        ratio=expand(
+            "results/escape/runs/ratio/{process}_noise{noise}.nc",
+            process=["sgd", "langevin"],
+            noise=[f"{s:g}" for s in ESCAPE_RATIO["label_noise"]],
+        ),
+        noise="results/escape/runs/noise.nc",
+    output:
+        "results/escape/measured.nc",
+    log:
+        "logs/escape/measure.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        step="paperclaims.claims.escape:measure",
+        code_hash=ESCAPE_CODE,
+        run=run_info("escape"),
+        args={**ESCAPE_FP_SHARED, "late_fraction": ESCAPE_NOISE["late_fraction"]},
+    script:
+        STEP_SCRIPT
+
+
+rule escape_verdict:
+    input:
+        measured="results/escape/measured.nc",
+    output:
+        "results/escape/verdict.json",
+    log:
+        "logs/escape/verdict.log",
+    localrule: True
+    params:
+        step="paperclaims.claims.escape:verdict",
+        code_hash=ESCAPE_CODE,
+        run=run_info("escape"),
+        args={
+            "phi_check_max_lr": ESCAPE_STAT["phi_check_max_lr"],
+            "collapse_tolerance": ESCAPE_RATIO["collapse_tolerance"],
+            "config": ESCAPE,
+        },
+    script:
+        STEP_SCRIPT
+
+
+rule escape_plot:
+    input:
+        notebook="workflow/notebooks/escape.ipynb",
+        measured="results/escape/measured.nc",
+        verdict="results/escape/verdict.json",
+    output:
+        figures=expand(
+            "figures/escape/{name}.{ext}", name=ESCAPE_FIGURES, ext=["png", "pdf"]
+        ),
+        notebook="results/escape/escape.ipynb",
+    log:
+        "logs/escape/plot.log",
+    localrule: True
+    shell:
+        "papermill {input.notebook} {output.notebook} -k python3"
+        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/escape"
+        " > {log} 2>&1"
