@@ -455,7 +455,7 @@ def _measure_first_passage(paths: list[str], lr: float, batch: int) -> xr.Datase
             },
             coords={"threshold": np.arange(len(c))},
         )
-        cells.append(cell.expand_dims(dim=[dim]))
+        cells.append(cell.expand_dims({"dim": [dim]}))
     out = xr.concat(cells, dim="dim", join="outer")
     out["fp_time"].attrs["units"] = "η × iterations"
     return out

@@ -1,0 +1,192 @@
+"""Claim `escape`: the simulators, estimators and bookkeeping on cases with exact answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import copy_workflow, snakemake
+from paperclaims.claims.escape import (
+    Regression,
+    collapse_spread,
+    fit_phi,
+    noise_strength,
+    phi_exact_noise,
+    phi_theory,
+    sde_passage_time,
+    start_at_minimum,
+)
+from paperclaims.nets import EnsembleMLP
+from paperclaims.seeds import generator
+from paperclaims.sgd import FirstPassage, censored_mean, chunk_length, run_chains
+from scipy import stats
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def _samples_after(problem, kernel, chains, burn_in, every, n):
+    """θ − θ* of every chain at n times spaced ``every`` steps after ``burn_in``."""
+    kept = []
+
+    def record(trajectory, first):
+        steps = np.arange(first, first + len(trajectory))
+        rows = (steps > burn_in) & ((steps - burn_in) % every == 0)
+        kept.extend((trajectory[rows] - problem.theta_star).numpy())
+        return False
+
+    run_chains(start_at_minimum(problem, chains), burn_in + every * n, *kernel, 256, record)
+    return np.array(kept)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_sgd_stationary_second_moment_is_exact(batch):
+    """u = θ − θ* follows u ← a u + b with i.i.d. (a, b); in stationarity E u = 0 and
+    E u² = E b² / (1 − E a²), exactly, from the data's moments (minibatches with replacement)."""
+    lr = 0.1
+    problem = Regression(2000, 1, 1.0, seed=3)
+    x = problem.x[:, 0].numpy()
+    r = problem.y.numpy() - x * problem.theta_star.item()
+    m2, m4 = (x**2).mean(), (x**4).mean()
+    e_a2 = 1 - 2 * lr * m2 + (lr / batch) ** 2 * (batch * m4 + batch * (batch - 1) * m2**2)
+    e_b2 = lr**2 / batch * (x**2 * r**2).mean()
+    exact = e_b2 / (1 - e_a2)
+    u = _samples_after(problem, problem.sgd(generator(5), 20000, lr, batch), 20000, 300, 50, 8)
+    assert abs(u.mean()) < 0.02 * np.sqrt(exact)
+    assert (u**2).mean() == pytest.approx(exact, rel=0.04)
+
+
+def test_langevin_stationary_law_is_the_exact_gaussian():
+    """Constant-noise control: u ← (1 − ηh) u + η s ξ is an AR(1) with a Gaussian stationary law
+    of variance η² s² / (1 − (1 − ηh)²), s² = 2 L_ref h / B."""
+    lr, batch, ref = 0.1, 1, 0.5
+    problem = Regression(2000, 1, 1.0, seed=4)
+    h = problem.hessian.item()
+    variance = lr**2 * 2 * ref * h / batch / (1 - (1 - lr * h) ** 2)
+    kernel = problem.langevin(generator(6), 5000, lr, batch, ref)
+    u = _samples_after(problem, kernel, 5000, 300, 50, 4).ravel()
+    assert u.var() == pytest.approx(variance, rel=0.04)
+    assert stats.kstest(u / np.sqrt(variance), "norm").pvalue > 1e-3
+
+
+@pytest.mark.parametrize(("phi", "dim"), [(3.0, 1), (11.0, 1), (6.0, 2)])
+def test_phi_estimator_recovers_power_law(phi, dim):
+    """P ∝ (1 + |u|²)^(−φ) on R^d is a multivariate t: u = Z / √W, W ~ χ²(2φ − d)."""
+    rng = np.random.default_rng(0)
+    n = 40000
+    z = rng.standard_normal((n, dim))
+    w = rng.chisquare(2 * phi - dim, n)
+    ratio = 1 + (z**2).sum(1) / w
+    assert fit_phi(ratio, dim) == pytest.approx(phi, rel=0.03)
+
+
+def test_exact_noise_prediction_tends_to_theory_shape():
+    """Sanity of the quadrature: the exact-noise φ is finite, below the paper's at small η/B."""
+    value = phi_exact_noise(0.1, 1)
+    assert 1 < value < phi_theory(0.1, 1)
+
+
+def test_first_passage_of_a_simple_random_walk():
+    """±1 walk from 0: the mean exit time from (−a, a) is a² steps."""
+    chains, a = 20000, 10
+    gen = generator(7)
+    passage = FirstPassage(chains, torch.tensor([a - 0.5, a / 2 - 0.5], dtype=torch.float64))
+
+    def next_chunk(k):
+        return (torch.randint(0, 2, (k, chains, 1), generator=gen).double() * 2 - 1,)
+
+    run_chains(
+        torch.zeros(chains, 1, dtype=torch.float64),
+        10_000,
+        next_chunk,
+        lambda theta, step, *, out: torch.add(theta, step, out=out),
+        chunk_length(chains, 2),
+        lambda trajectory, first: passage.update(trajectory[..., 0].abs(), first),
+    )
+    assert (passage.step >= 0).all()
+    means = passage.step.double().mean(0).numpy()
+    assert means[0] == pytest.approx(a**2, rel=0.02)
+    assert means[1] == pytest.approx((a / 2) ** 2, rel=0.02)
+
+
+def test_censored_mean_recovers_exponential_mean():
+    rng = np.random.default_rng(1)
+    times = rng.exponential(5.0, size=(40000, 1))
+    horizon = 7.0
+    censored = np.where(times <= horizon, times, np.nan)
+    assert np.isnan(censored).mean() > 0.2
+    assert censored_mean(censored, horizon)[0] == pytest.approx(5.0, rel=0.03)
+    full = censored_mean(times, 1e9)[0]
+    assert full == pytest.approx(times.mean())
+
+
+def test_sde_passage_time_matches_ornstein_uhlenbeck_limit():
+    """At c → 1 the decoupled noise is constant: an OU process dv = −v dt + √(2D) dW,
+    D = η/2B, whose mean exit time to |v| = a has the closed form ∫₀ᵃ e^(y²/2D) ∫₀ʸ e^(−z²/2D)/D."""
+    from scipy import integrate
+
+    lr, batch, c = 0.1, 1, 1.01
+    a, diff = np.sqrt(c - 1), lr / (2 * batch)
+    inner = lambda y: integrate.quad(lambda z: np.exp(-z * z / (2 * diff)) / diff, 0, y)[0]  # noqa: E731
+    ou = integrate.quad(lambda y: np.exp(y * y / (2 * diff)) * inner(y), 0, a)[0]
+    assert sde_passage_time(np.array([c]), lr, batch, 1, "decoupled")[0] == pytest.approx(ou, rel=0.01)
+
+
+def test_noise_strength_matches_per_sample_autograd():
+    """𝒩 = mean |∇ℓ_μ|² − |∇L|² from the layer trick equals brute-force per-sample gradients."""
+    torch.manual_seed(0)
+    x = torch.randn(12, 5, dtype=torch.float64)
+    y = torch.randn(12, 3, dtype=torch.float64)
+    model = EnsembleMLP([5, 7, 6, 3], [1, 2], "relu", dtype=torch.float64)
+    noise, loss = noise_strength(model, x, y)
+    params = list(model.parameters())
+    for member in range(2):
+        grads = []
+        for mu in range(len(x)):
+            ell = ((model(x[mu : mu + 1])[member] - y[mu]) ** 2).sum() / 2
+            g = torch.autograd.grad(ell, params)
+            grads.append(torch.cat([gi[member].reshape(-1) for gi in g]))
+        grads = torch.stack(grads)
+        brute = (grads**2).sum(1).mean() - (grads.mean(0) ** 2).sum()
+        assert noise[member].item() == pytest.approx(brute.item(), rel=1e-10)
+        per_sample = ((model(x)[member] - y) ** 2).sum(-1) / 2
+        assert loss[member].item() == pytest.approx(per_sample.mean().item(), rel=1e-12)
+
+
+def test_collapse_spread():
+    x = np.linspace(0, 1, 5)
+    assert collapse_spread([x, x], [x**2, x**2]) == pytest.approx(0.0)
+    assert collapse_spread([x, x], [x, x + 1]) == pytest.approx(0.5)
+    assert np.isnan(collapse_spread([x, x + 2], [x, x]))
+
+
+def test_same_seed_same_arrays():
+    def run():
+        problem = Regression(500, 2, 1.0, seed=11)
+        passage = FirstPassage(64, torch.tensor([1.5 * problem.loss_star], dtype=torch.float64))
+        run_chains(
+            start_at_minimum(problem, 64), 3000, *problem.sgd(generator(12), 64, 0.1, 1), 300,
+            lambda trajectory, first: passage.update(problem.loss(trajectory), first),
+        )
+        return passage.step
+
+    assert torch.equal(run(), run())
+
+
+@pytest.mark.slow
+def test_smoke_config_end_to_end_and_cached(tmp_path):
+    wd = copy_workflow(tmp_path / "wf")
+    args = ["--cores", "2", "--configfile", "config/test.yaml", "--config", 'claims=["escape"]']
+    snakemake(wd, *args)
+    verdict = json.loads((wd / "results/escape/verdict.json").read_text())
+    assert {c["id"].split("[")[0] for c in verdict["checks"]} >= {
+        "phi", "escape_slope", "collapse", "noise_proportional_to_loss"
+    }
+    for name in ["phi_vs_batch", "first_passage", "ratio_not_difference", "noise_vs_loss"]:
+        assert (wd / f"figures/escape/{name}.png").stat().st_size > 0
+    again = snakemake(wd, *args, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
