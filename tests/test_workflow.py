@@ -98,10 +98,11 @@ def test_editing_a_notebook_reruns_only_plots(smoke_run, tmp_path):
     assert set(jobs) <= {"periodic_plot", "claims_table", "all"}, jobs
 
 
-def test_changing_one_sweep_value_reruns_only_its_cells(smoke_run):
+def test_changing_one_sweep_value_reruns_only_its_cells(smoke_run, tmp_path):
     """test.yaml trains snake_a = [10]; adding a = 20 trains that one cell and nothing else."""
-    override = 'periodic={"extrapolation": {"snake_a": [10, 20]}}'
-    jobs = planned_jobs(snakemake(smoke_run, "-n", *TEST_CONFIG, "--config", override))
+    override = tmp_path / "override.yaml"
+    override.write_text("periodic:\n  extrapolation:\n    snake_a: [10, 20]\n")
+    jobs = planned_jobs(snakemake(smoke_run, "-n", *TEST_CONFIG, str(override)))
     assert jobs.get("periodic_train_extrapolation") == 1, jobs
     assert not any(rule.startswith("periodic_train_forecast") for rule in jobs)
     assert not any(rule.startswith(("escape", "phases", "locality", "saddles")) for rule in jobs)
