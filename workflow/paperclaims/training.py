@@ -22,17 +22,23 @@ from paperclaims.nets import EnsembleMLP
 def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of (members, n, classes) logits against (members, n) labels → (members, n)."""
     members, n, classes = logits.shape
-    return F.cross_entropy(logits.reshape(-1, classes), labels.reshape(-1), reduction="none").view(members, n)
+    return F.cross_entropy(logits.reshape(-1, classes), labels.reshape(-1), reduction="none").view(
+        members, n
+    )
 
 
 @torch.no_grad()
-def evaluate(model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluate(
+    model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample loss and correctness, both (members, N), for every member at once."""
     logits = model(x)
     return per_sample_loss(logits, labels), (logits.argmax(-1) == labels)
 
 
-def gather_batch(x: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def gather_batch(
+    x: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Member-wise minibatches: idx (members, B) → inputs (members, B, features), labels (members, B)."""
     return x[idx], torch.gather(labels, 1, idx)
 
@@ -83,7 +89,9 @@ def _flatten(grads: dict[str, torch.Tensor], lead_dims: int) -> torch.Tensor:
     return torch.cat([g.flatten(start_dim=lead_dims) for g in grads.values()], dim=-1)
 
 
-def subset_gradients(model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+def subset_gradients(
+    model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor
+) -> torch.Tensor:
     """Gradient of each member's mean loss over each subset: masks (K, members, N) → (K, members, P).
 
     An empty subset of a member gives a zero gradient.
@@ -98,7 +106,9 @@ def subset_gradients(model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, 
     return torch.stack(out)
 
 
-def minibatch_gradients(model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, partition: torch.Tensor) -> torch.Tensor:
+def minibatch_gradients(
+    model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, partition: torch.Tensor
+) -> torch.Tensor:
     """Per-minibatch gradients g_μ at fixed weights: partition (members, M, B) → (M, members, P)."""
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = dict(model.named_buffers())

@@ -9,42 +9,36 @@ CLAIM_TARGETS["phases"] = expand(
     "figures/phases/{name}.{ext}", name=PHASES_FIGURES, ext=["png", "pdf"]
 ) + ["results/phases/phases.ipynb"]
 
-
-def phases_train_args(wildcards):
-    """Only this data set's values: adding a data set leaves the others cached."""
-    keys = ["noise", "n_seeds", "n_train", "n_test", "width", "depth", "lr", "batch_size"]
-    keys += ["steps", "n_records"]
-    return {
-        "dataset": wildcards.dataset,
-        "cell_seed": cell_seed("phases", wildcards.dataset),
-        "data_seed": cell_seed("phases", wildcards.dataset, "data") % 2**31,
-        "mnist_dir": PHASES["mnist_dir"] if wildcards.dataset == "mnist" else "",
-        **{k: PHASES[k] for k in keys},
-    }
-
-
-def phases_clean_args(wildcards):
-    return {**phases_train_args(wildcards), **PHASES["phase_rule"]}
+# Keys every data set's job shares; mnist_dir reaches only the 'mnist' job, so setting it leaves
+# the other data sets cached.
+PHASES_SHARED = ["noise", "n_seeds", "n_train", "n_test", "width", "depth", "lr"]
+PHASES_SHARED += ["batch_size", "steps", "n_records"]
+PHASES_CELL = lambda wc: {
+    **cell_args("phases", PHASES, PHASES_SHARED, dataset=wc.dataset),
+    "mnist_dir": PHASES["mnist_dir"] if wc.dataset == "mnist" else "",
+}
 
 
 rule phases_train:
     output:
         "results/phases/runs/{dataset}.nc",
-    params:
-        step="paperclaims.claims.phases:train",
-        code_hash=PHASES_CODE,
-        run=run_info("phases"),
-        args=phases_train_args,
     log:
         "logs/phases/train/{dataset}.log",
     benchmark:
         "benchmarks/phases/train/{dataset}.tsv"
     wildcard_constraints:
         dataset="[a-z0-9]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        step="paperclaims.claims.phases:train",
+        code_hash=PHASES_CODE,
+        run=run_info("phases"),
+        args=PHASES_CELL,
     script:
         STEP_SCRIPT
 
@@ -54,21 +48,23 @@ rule phases_clean:
         "results/phases/runs/{dataset}.nc",
     output:
         "results/phases/runs/cleaned/{dataset}.nc",
-    params:
-        step="paperclaims.claims.phases:clean_and_retrain",
-        code_hash=PHASES_CODE,
-        run=run_info("phases"),
-        args=phases_clean_args,
     log:
         "logs/phases/clean/{dataset}.log",
     benchmark:
         "benchmarks/phases/clean/{dataset}.tsv"
     wildcard_constraints:
         dataset="[a-z0-9]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        step="paperclaims.claims.phases:clean_and_retrain",
+        code_hash=PHASES_CODE,
+        run=run_info("phases"),
+        args=lambda wc: {**PHASES_CELL(wc), **PHASES["phase_rule"]},
     script:
         STEP_SCRIPT
 
@@ -81,17 +77,19 @@ rule phases_measure:
         ),
     output:
         "results/phases/measured.nc",
+    log:
+        "logs/phases/measure.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
     params:
         step="paperclaims.claims.phases:measure",
         code_hash=PHASES_CODE,
         run=run_info("phases"),
         args=PHASES["phase_rule"],
-    log:
-        "logs/phases/measure.log",
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=20,
     script:
         STEP_SCRIPT
 
@@ -101,14 +99,16 @@ rule phases_verdict:
         measured="results/phases/measured.nc",
     output:
         "results/phases/verdict.json",
+    log:
+        "logs/phases/verdict.log",
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         step="paperclaims.claims.phases:verdict",
         code_hash=PHASES_CODE,
         run=run_info("phases"),
         args={**PHASES["verdict"], "config": PHASES},
-    log:
-        "logs/phases/verdict.log",
-    localrule: True
     script:
         STEP_SCRIPT
 
@@ -126,6 +126,8 @@ rule phases_plot:
     log:
         "logs/phases/plot.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "papermill {input.notebook} {output.notebook} -k python3"
         " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/phases"
