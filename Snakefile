@@ -8,6 +8,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/periodic.smk"
 include: "workflow/rules/locality.smk"
+include: "workflow/rules/phases.smk"
 include: "workflow/rules/report.smk"
 
 
