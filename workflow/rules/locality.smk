@@ -18,43 +18,15 @@ LOCALITY_DATA = {
     "test_seed": cell_seed("locality", "test_data"),
 }
 
+# NTK jobs hold a few float64 (seed, n, n)-sized Gram arrays, train and test
+LOCALITY_NTK_MEM_MB = {
+    n: 1000 + 48 * LOCALITY["n_seeds"] * n * (n + LOCALITY["n_test"]) // 2**20
+    for n in LOCALITY["n_train"]
+}
+
 CLAIM_TARGETS["locality"] = expand(
     "figures/locality/{name}.{ext}", name=LOCALITY_FIGURES, ext=["png", "pdf"]
 ) + ["results/locality/locality.ipynb"]
-
-
-def locality_data_args(n_train):
-    n_train = int(n_train)
-    return {
-        **LOCALITY_DATA,
-        "n_train": n_train,
-        "train_seed": cell_seed("locality", "train_data", n_train),
-    }
-
-
-def locality_train_args(wildcards):
-    """Only this cell's values: another depth or N leaves this job cached."""
-    return {
-        **locality_data_args(wildcards.n_train),
-        "depth": int(wildcards.depth),
-        "cell_seed": cell_seed("locality", "net", wildcards.n_train, wildcards.depth),
-        **LOCALITY["train"],
-    }
-
-
-def locality_ntk_mem_mb(wildcards):
-    """A few float64 (seed, n, n) Gram-sized arrays, train and test, plus the interpreter."""
-    n = int(wildcards.n_train)
-    grams = LOCALITY["n_seeds"] * n * (n + LOCALITY["n_test"])
-    return 1000 + 6 * 8 * grams // 2**20
-
-
-def locality_ntk_args(wildcards):
-    return {
-        **locality_data_args(wildcards.n_train),
-        "depths": LOCALITY["depths"],
-        **LOCALITY["ntk"],
-    }
 
 
 rule locality_train:
@@ -67,6 +39,8 @@ rule locality_train:
     wildcard_constraints:
         n_train="[0-9]+",
         depth="[0-9]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -75,7 +49,19 @@ rule locality_train:
         step="paperclaims.claims.locality:train",
         code_hash=LOCALITY_CODE,
         run=run_info("locality"),
-        args=locality_train_args,
+        # only this cell's values (plus the shared data and training keys): another depth or
+        # N leaves this job cached
+        args=lambda wc: {
+            **LOCALITY_DATA,
+            "train_seed": cell_seed("locality", "train_data", int(wc.n_train)),
+            **cell_args(
+                "locality",
+                LOCALITY["train"],
+                list(LOCALITY["train"]),
+                n_train=int(wc.n_train),
+                depth=int(wc.depth),
+            ),
+        },
     script:
         STEP_SCRIPT
 
@@ -89,15 +75,23 @@ rule locality_ntk:
         "benchmarks/locality/ntk/N{n_train}.tsv"
     wildcard_constraints:
         n_train="[0-9]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
-        mem_mb=locality_ntk_mem_mb,
+        mem_mb=lambda wc: LOCALITY_NTK_MEM_MB[int(wc.n_train)],
         runtime=30,
     params:
         step="paperclaims.claims.locality:ntk",
         code_hash=LOCALITY_CODE,
         run=run_info("locality"),
-        args=locality_ntk_args,
+        args=lambda wc: {
+            **LOCALITY_DATA,
+            "n_train": int(wc.n_train),
+            "train_seed": cell_seed("locality", "train_data", int(wc.n_train)),
+            "depths": LOCALITY["depths"],
+            **LOCALITY["ntk"],
+        },
     script:
         STEP_SCRIPT
 
@@ -116,6 +110,8 @@ rule locality_measure:
         "results/locality/measured.nc",
     log:
         "logs/locality/measure.log",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -143,6 +139,8 @@ rule locality_verdict:
     log:
         "logs/locality/verdict.log",
     localrule: True
+    conda:
+        CONDA_ENV
     params:
         step="paperclaims.claims.locality:verdict",
         code_hash=LOCALITY_CODE,
@@ -165,6 +163,8 @@ rule locality_plot:
     log:
         "logs/locality/plot.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "papermill {input.notebook} {output.notebook} -k python3"
         " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/locality"
