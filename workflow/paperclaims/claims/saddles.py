@@ -110,17 +110,49 @@ def second_moment_gaussian(lr, mean, sd) -> np.ndarray:
     return (1 - lr * mean) ** 2 + (lr * sd) ** 2
 
 
-def lyapunov_chi2_gaussian(alpha, beta, batch: int, nodes: int = 96) -> np.ndarray:
-    """E log|1 + α·S + β·√(S/B)·Z| with B·S ~ χ²_B, Z ~ N(0, 1): exact in Z, Gauss–Laguerre in S.
+def _double_exponential_nodes(step: float = 1 / 8, span: float = 3.5):
+    """Nodes τ and the maps of tanh-sinh / exp-sinh quadrature (robust to endpoint log singularities)."""
+    tau = np.arange(-span, span + step / 2, step)
+    u = np.pi / 2 * np.sinh(tau)
+    du = np.pi / 2 * np.cosh(tau) * step
+    return tau, u, du
 
-    With t = B·S/2 ~ Gamma(B/2, 1) the weight t^(B/2−1) e^(−t) is that of generalized Laguerre nodes.
+
+def lyapunov_chi2_gaussian(alpha, beta, batch: int) -> np.ndarray:
+    """E log|1 + α·S + β·√(S/B)·Z| with B·S ~ χ²_B, Z ~ N(0, 1): exact in Z, double-exponential
+    quadrature in S.
+
+    The S-integrand is (nearly, for small β) log-singular where 1 + α·S = 0; for α < 0 we split there
+    (S* = −1/α): tanh-sinh on [0, S*], exp-sinh on [S*, ∞), with nodes placed by their offsets from
+    the split so 1 + α·S is computed without cancellation. For α ≥ 0 one exp-sinh panel covers [0, ∞).
     """
-    t, w = special.roots_genlaguerre(nodes, batch / 2 - 1)
-    w = w / special.gamma(batch / 2)
-    s = 2 * t / batch
     alpha, beta = np.broadcast_arrays(np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float))
-    values = log_abs_affine_gaussian(1 + alpha[..., None] * s, beta[..., None] * np.sqrt(s / batch))
-    return values @ w
+    alpha, beta = alpha[..., None], beta[..., None]
+    # The density narrows as √(2/B): shrink the step with it (1/8 suffices up to B = 16).
+    _, u, du = _double_exponential_nodes(step=min(1 / 8, 1 / (2 * math.sqrt(batch))))
+    k = batch / 2
+    split = np.where(alpha < 0, -1 / np.where(alpha < 0, alpha, -1.0), 0.0)  # S*; 0 = no split
+
+    def log_density(s):
+        return (k - 1) * np.log(s) - s * k + k * math.log(k) - special.gammaln(k)
+
+    def integrand(s, offset):
+        c = np.where(alpha < 0, alpha * offset, 1 + alpha * s)  # 1 + αS = α(S − S*)
+        return log_abs_affine_gaussian(c, beta * np.sqrt(s / batch))
+
+    # Right panel [split, ∞), exp-sinh: offset = e^u.
+    offset = np.exp(u)
+    s = split + offset
+    total = (integrand(s, offset) * np.exp(log_density(s)) * offset * du).sum(axis=-1)
+    # Left panel [0, S*] (α < 0 only), tanh-sinh; distances to both ends without rounding.
+    width = np.where(alpha < 0, split, 1.0)
+    from_left = width / (1 + np.exp(-2 * u))
+    from_right = width / (1 + np.exp(2 * u))
+    s = np.where(u < 0, from_left, width - from_right)
+    offset = np.where(u < 0, from_left - width, -from_right)
+    jacobian = width / 2 * du / np.cosh(u) ** 2
+    left = (integrand(s, offset) * np.exp(log_density(s)) * jacobian).sum(axis=-1)
+    return total + np.where(alpha[..., 0] < 0, left, 0.0)
 
 
 def second_moment_chi2_gaussian(alpha, beta, batch: int) -> np.ndarray:
@@ -161,9 +193,23 @@ def theory_grid(lr: np.ndarray, noise: np.ndarray, batches: list[int], slope: fl
             alpha, beta = saddle_multipliers(lr_grid, noise_grid, batch, slope)[name]
             lyap.append(lyapunov_chi2_gaussian(alpha, beta, batch))
             moment.append(second_moment_chi2_gaussian(alpha, beta, batch))
-        out[f"lyapunov_{name}"] = (("batch", "lr", "noise"), np.array(lyap), {"units": "nats per step"})
+        out[f"lyapunov_{name}"] = (
+            ("batch", "lr", "noise"),
+            np.array(lyap),
+            {"units": "nats per step"},
+        )
         out[f"second_moment_{name}"] = (("batch", "lr", "noise"), np.array(moment))
     return xr.Dataset(out, coords={"batch": batches, "lr": lr, "noise": noise})
+
+
+def case_name(mean: float, sd: float) -> str:
+    """Wildcard of a theorem-check case: (−1, 4) → 'mean-1_sd4'."""
+    return f"mean{mean:g}_sd{sd:g}"
+
+
+def parse_case(name: str) -> tuple[float, float]:
+    mean, sd = name.removeprefix("mean").split("_sd")
+    return float(mean), float(sd)
 
 
 def lr_grid(lr_min: float, lr_max: float, points: int) -> np.ndarray:
@@ -178,14 +224,19 @@ def simulate_multiplier(step) -> None:
     is still an exact simulation of its own product, and the λ-dependence is smoother.
     """
     p = step.params
+    mean, sd = parse_case(p["case"])
     dtype, device = torch.float64, step.device
-    lrs = torch.as_tensor(lr_grid(p["lr_min"], p["lr_max"], p["lr_points"]), dtype=dtype, device=device)
+    lrs = torch.as_tensor(
+        lr_grid(p["lr_min"], p["lr_max"], p["lr_points"]), dtype=dtype, device=device
+    )
     gen = generator(p["cell_seed"], device)
     log_abs_z = torch.zeros(len(lrs), p["chains"], dtype=dtype, device=device)  # z_0 = 1
     every = max(p["steps"] // p["checkpoints"], 1)
     when, mean_log = [], []
     for t in range(1, p["steps"] + 1):
-        h = p["mean"] + p["sd"] * torch.randn(p["chains"], generator=gen, dtype=dtype, device=device)
+        h = mean + sd * torch.randn(
+            p["chains"], generator=gen, dtype=dtype, device=device
+        )
         log_abs_z += torch.log(torch.abs(1 - lrs[:, None] * h))
         if t % every == 0 or t == p["steps"]:
             when.append(t)
@@ -200,7 +251,7 @@ def simulate_multiplier(step) -> None:
             "chain": np.arange(p["chains"]),
             "step": np.array(when),
         },
-        attrs={"mean": p["mean"], "sd": p["sd"], "steps": p["steps"]},
+        attrs={"mean": mean, "sd": sd, "steps": p["steps"]},
     )
     step.write(ds, step.output[0])
 
@@ -212,28 +263,35 @@ def sgd_step(u, w, lr, s_xx, s_xy):
     return u - lr * w * residual, w - lr * u * residual
 
 
-def simulate_phases(step) -> None:
-    """One batch size: every (λ, σ) cell and chain advanced as one (lr, noise, chain) tensor.
+def run_phase_chains(
+    lrs: torch.Tensor,
+    noise: torch.Tensor,
+    *,
+    batch: int,
+    slope: float,
+    chains: int,
+    steps: int,
+    init_scale: float,
+    window: float,
+    gen: torch.Generator,
+) -> dict:
+    """Advance every (λ, σ) cell × chain as one (lr, noise, chain) tensor; u·w at the end and its
+    mean / sign over the last ``window`` fraction of steps.
 
-    Minibatch moments are drawn exactly from their sufficient statistics (B·S_xx ~ χ²_B from B
-    normals; Σ x_i ε_i | x ~ N(0, B·S_xx)); cells share the draws (common random numbers).
+    Minibatch moments are drawn exactly from their sufficient statistics (B·S_xx from B normals;
+    Σ x_i ε_i | x ~ N(0, B·S_xx)); all cells share the draws (common random numbers).
     """
-    p = step.params
-    dtype, device = torch.float64, step.device
-    batch, slope, chains = p["batch"], p["slope"], p["chains"]
-    lrs = torch.as_tensor(lr_grid(p["lr_min"], p["lr_max"], p["lr_points"]), dtype=dtype, device=device)
-    noise = torch.linspace(0, p["noise_max"], p["noise_points"], dtype=dtype, device=device)
-    gen = generator(p["cell_seed"], device)
+    dtype, device = lrs.dtype, lrs.device
     shape = (len(lrs), len(noise), chains)
-    u = p["init_scale"] * torch.randn(chains, generator=gen, dtype=dtype, device=device).expand(shape)
-    w = p["init_scale"] * torch.randn(chains, generator=gen, dtype=dtype, device=device).expand(shape)
+    u = init_scale * torch.randn(chains, generator=gen, dtype=dtype, device=device).expand(shape)
+    w = init_scale * torch.randn(chains, generator=gen, dtype=dtype, device=device).expand(shape)
     lr = lrs[:, None, None]
-    window_start = p["steps"] - max(int(p["window"] * p["steps"]), 1)
+    window_start = steps - max(int(window * steps), 1)
     window_sum = torch.zeros(shape, dtype=dtype, device=device)
     window_negative = torch.zeros(shape, dtype=dtype, device=device)
     flush = torch.set_flush_denormal(True)  # collapsing chains underflow: keep them fast
     try:
-        for t in range(p["steps"]):
+        for t in range(steps):
             x = torch.randn(chains, batch, generator=gen, dtype=dtype, device=device)
             s_xx = (x * x).mean(dim=1)
             z = torch.randn(chains, generator=gen, dtype=dtype, device=device)
@@ -246,25 +304,59 @@ def simulate_phases(step) -> None:
     finally:
         if flush:
             torch.set_flush_denormal(False)
-    n_window = p["steps"] - window_start
+    n_window = steps - window_start
+    return {
+        "uw": u * w,
+        "window_mean_uw": window_sum / n_window,
+        "window_negative_fraction": window_negative / n_window,
+        "window_steps": n_window,
+    }
+
+
+def simulate_phases(step) -> None:
+    """One batch size: every (λ, σ) cell and chain advanced as one tensor (see run_phase_chains)."""
+    p = step.params
+    dtype, device = torch.float64, step.device
+    lrs = torch.as_tensor(
+        lr_grid(p["lr_min"], p["lr_max"], p["lr_points"]), dtype=dtype, device=device
+    )
+    noise = torch.linspace(0, p["noise_max"], p["noise_points"], dtype=dtype, device=device)
+    out = run_phase_chains(
+        lrs,
+        noise,
+        batch=p["batch"],
+        slope=p["slope"],
+        chains=p["chains"],
+        steps=p["steps"],
+        init_scale=p["init_scale"],
+        window=p["window"],
+        gen=generator(p["cell_seed"], device),
+    )
     dims = ("lr", "noise", "chain")
     ds = xr.Dataset(
         {
-            "uw": (dims, (u * w).cpu().numpy(), {"units": "u·w at the last step (target a)"}),
-            "window_mean_uw": (dims, (window_sum / n_window).cpu().numpy()),
-            "window_negative_fraction": (dims, (window_negative / n_window).cpu().numpy()),
+            "uw": (dims, out["uw"].cpu().numpy(), {"units": "u·w at the last step (target a)"}),
+            "window_mean_uw": (dims, out["window_mean_uw"].cpu().numpy()),
+            "window_negative_fraction": (dims, out["window_negative_fraction"].cpu().numpy()),
         },
         coords={
             "lr": ("lr", lrs.cpu().numpy(), {"units": "learning rate λ"}),
             "noise": ("noise", noise.cpu().numpy(), {"units": "label noise sd σ"}),
-            "chain": np.arange(chains),
+            "chain": np.arange(p["chains"]),
         },
-        attrs={"batch": batch, "slope": slope, "steps": p["steps"], "window_steps": n_window},
+        attrs={
+            "batch": p["batch"],
+            "slope": p["slope"],
+            "steps": p["steps"],
+            "window_steps": out["window_steps"],
+        },
     )
     step.write(ds, step.output[0])
 
 
-def classify(uw, window_mean, window_negative, *, slope, collapse_below, diverge_above) -> np.ndarray:
+def classify(
+    uw, window_mean, window_negative, *, slope, collapse_below, diverge_above
+) -> np.ndarray:
     """Final state of each chain → index into PHASES."""
     uw = np.asarray(uw)
     divergent = ~np.isfinite(uw) | (np.abs(np.nan_to_num(uw, nan=np.inf)) > diverge_above)
@@ -273,8 +365,12 @@ def classify(uw, window_mean, window_negative, *, slope, collapse_below, diverge
     incorrect = settled & (np.asarray(window_negative) >= 0.9)
     correct = settled & ~incorrect & (np.abs(np.asarray(window_mean) - slope) <= 0.5 * slope)
     phase = np.full(uw.shape, PHASES.index("other"))
-    for name, mask in [("collapse", collapse), ("correct", correct), ("incorrect", incorrect),
-                       ("divergent", divergent)]:
+    for name, mask in [
+        ("collapse", collapse),
+        ("correct", correct),
+        ("incorrect", incorrect),
+        ("divergent", divergent),
+    ]:
         phase[mask] = PHASES.index(name)
     return phase
 
@@ -287,15 +383,22 @@ def _theorem_part(paths: list[str]) -> xr.Dataset:
         mean, sd, steps = ds.attrs["mean"], ds.attrs["sd"], int(ds.attrs["steps"])
         lr = ds["lr"].values
         lyap = lyapunov_gaussian(lr, mean, sd)
-        rate = np.array([line_fit(ds["step"].values, ds["mean_log_abs_z"].values[:, i]).slope
-                         for i in range(len(lr))])
+        rate = np.array(
+            [
+                line_fit(ds["step"].values, ds["mean_log_abs_z"].values[:, i]).slope
+                for i in range(len(lr))
+            ]
+        )
         # Standard error of the rate from the exact variance of log|1 − λh| (by quadrature).
         log_sq = np.array([_log_abs_second_moment(x, mean, sd) for x in lr])
         rate_se = np.sqrt(np.maximum(log_sq - lyap**2, 0) / (steps * ds.sizes["chain"]))
         cell = xr.Dataset(
             {
                 "lyapunov": ("lr", lyap, {"units": "nats per step"}),
-                "lyapunov_quadrature": ("lr", [lyapunov_gaussian_quadrature(x, mean, sd) for x in lr]),
+                "lyapunov_quadrature": (
+                    "lr",
+                    [lyapunov_gaussian_quadrature(x, mean, sd) for x in lr],
+                ),
                 "second_moment": ("lr", second_moment_gaussian(lr, mean, sd)),
                 "fitted_rate": ("lr", rate, {"units": "nats per step"}),
                 "rate_se": ("lr", rate_se),
@@ -305,9 +408,14 @@ def _theorem_part(paths: list[str]) -> xr.Dataset:
             },
             coords={"lr": lr},
         )
-        cells.append(cell.expand_dims(case=[f"mean={mean:g}, sd={sd:g}"]).assign_coords(
-            case_mean=("case", [mean]), case_sd=("case", [sd])))
-    out = xr.concat(cells, dim="case").rename(lr="multiplier_lr")  # its own grid, not the phase λ grid
+        cells.append(
+            cell.expand_dims(case=[f"mean={mean:g}, sd={sd:g}"]).assign_coords(
+                case_mean=("case", [mean]), case_sd=("case", [sd])
+            )
+        )
+    out = xr.concat(cells, dim="case").rename(
+        lr="multiplier_lr"
+    )  # its own grid, not the phase λ grid
     out["multiplier_lr"].attrs["units"] = "learning rate λ"
     out.attrs["theorem_steps"] = steps
     return out
@@ -323,22 +431,36 @@ def measure(step) -> None:
     and on a finer grid for the boundary contours."""
     p = step.params
     theorem = _theorem_part(list(step.input.theorem))
-    runs = sorted((read_dataset(path) for path in step.input.phases), key=lambda d: d.attrs["batch"])
+    runs = sorted(
+        (read_dataset(path) for path in step.input.phases), key=lambda d: d.attrs["batch"]
+    )
     batches = [int(run.attrs["batch"]) for run in runs]
     slope = float(runs[0].attrs["slope"])
     fractions = []
     for run in runs:
-        phase = classify(run["uw"].values, run["window_mean_uw"].values,
-                         run["window_negative_fraction"].values, slope=slope,
-                         collapse_below=p["collapse_below"], diverge_above=p["diverge_above"])
-        fractions.append(np.stack([(phase == k).mean(axis=-1) for k in range(len(PHASES))], axis=-1))
+        phase = classify(
+            run["uw"].values,
+            run["window_mean_uw"].values,
+            run["window_negative_fraction"].values,
+            slope=slope,
+            collapse_below=p["collapse_below"],
+            diverge_above=p["diverge_above"],
+        )
+        fractions.append(
+            np.stack([(phase == k).mean(axis=-1) for k in range(len(PHASES))], axis=-1)
+        )
     lr, noise = runs[0]["lr"].values, runs[0]["noise"].values
     phases = xr.Dataset(
         {
-            "phase_fraction": (("batch", "lr", "noise", "phase"), np.array(fractions),
-                               {"units": "fraction of chains"}),
-            "median_abs_uw": (("batch", "lr", "noise"),
-                              np.array([np.nanmedian(np.abs(r["uw"].values), axis=-1) for r in runs])),
+            "phase_fraction": (
+                ("batch", "lr", "noise", "phase"),
+                np.array(fractions),
+                {"units": "fraction of chains"},
+            ),
+            "median_abs_uw": (
+                ("batch", "lr", "noise"),
+                np.array([np.nanmedian(np.abs(r["uw"].values), axis=-1) for r in runs]),
+            ),
         },
         coords={"batch": batches, "lr": lr, "noise": noise, "phase": PHASES},
     )
@@ -347,12 +469,14 @@ def measure(step) -> None:
     fine_noise = np.linspace(noise.min(), noise.max(), p["contour_points"] // 2)
     fine = theory_grid(fine_lr, fine_noise, batches, slope)
     fine = fine.rename({name: f"fine_{name}" for name in fine.data_vars}).rename(
-        lr="fine_lr", noise="fine_noise")
+        lr="fine_lr", noise="fine_noise"
+    )
     out = xr.merge([theorem, phases, fine])
     out["lr"].attrs["units"] = "learning rate λ"
     out["noise"].attrs["units"] = "label noise sd σ"
-    out.attrs.update({"slope": slope, "collapse_below": p["collapse_below"],
-                      "diverge_above": p["diverge_above"]})
+    out.attrs.update(
+        {"slope": slope, "collapse_below": p["collapse_below"], "diverge_above": p["diverge_above"]}
+    )
     step.write(out, step.output[0])
 
 
@@ -393,44 +517,62 @@ def verdict(step) -> None:
     resolved = np.abs(lyap) * steps > SIGN_MARGIN
     agree = (np.sign(median) == np.sign(lyap)) & resolved
     n_resolved = int(resolved.sum())
-    checks.append(Check(
-        id="theorem_sign",
-        statement=f"Random multiplier z ← (1 − λh)z, h ~ N(μ, s²): sign of the median of log|z_T| over "
-                  f"chains equals sign(Λ), Λ = E log|1 − λh|, on every (μ, s, λ) cell with |Λ|·T > {SIGN_MARGIN:g}",
-        expected={"value": 1.0, "source": "Theorem 1 (probabilistic stability ⇔ Λ < 0)"},
-        measured=float(agree.sum() / max(n_resolved, 1)),
-        tolerance="all resolved cells agree (fraction = 1)",
-        passed=bool(n_resolved > 0 and int(agree.sum()) == n_resolved),
-        details={"resolved_cells": n_resolved, "agreeing_cells": int(agree.sum())},
-    ))
+    checks.append(
+        Check(
+            id="theorem_sign",
+            statement=f"Random multiplier z ← (1 − λh)z, h ~ N(μ, s²): sign of the median of log|z_T| over "
+            f"chains equals sign(Λ), Λ = E log|1 − λh|, on every (μ, s, λ) cell with |Λ|·T > {SIGN_MARGIN:g}",
+            expected={"value": 1.0, "source": "Theorem 1 (probabilistic stability ⇔ Λ < 0)"},
+            measured=float(agree.sum() / max(n_resolved, 1)),
+            tolerance="all resolved cells agree (fraction = 1)",
+            passed=bool(n_resolved > 0 and int(agree.sum()) == n_resolved),
+            details={"resolved_cells": n_resolved, "agreeing_cells": int(agree.sum())},
+        )
+    )
     rate_ok = RATE_TOLERANCE * np.abs(lyap) >= RATE_RESOLUTION * m["rate_se"]
     rel_err = (np.abs(m["fitted_rate"] - lyap) / np.abs(lyap)).where(rate_ok)
     worst = float(rel_err.max()) if int(rate_ok.sum()) else float("nan")
-    checks.append(Check(
-        id="theorem_growth_rate",
-        statement="Fitted growth rate of the chain-mean log|z_t| vs Λ by quadrature: worst relative error "
-                  f"over cells where 5%·|Λ| ≥ {RATE_RESOLUTION:g} standard errors of the rate",
-        expected={"value": 0.0, "source": "Theorem 1 (log|z_t|/t → Λ)"},
-        measured=worst,
-        tolerance=f"≤ {RATE_TOLERANCE:.0%} relative",
-        passed=bool(int(rate_ok.sum()) > 0 and worst <= RATE_TOLERANCE),
-        details={"cells": int(rate_ok.sum()),
-                 "max_quadrature_vs_series_gap": float(np.abs(lyap - m["lyapunov_quadrature"]).max())},
-    ))
+    checks.append(
+        Check(
+            id="theorem_growth_rate",
+            statement="Fitted growth rate of the chain-mean log|z_t| vs Λ by quadrature: worst relative error "
+            f"over cells where 5%·|Λ| ≥ {RATE_RESOLUTION:g} standard errors of the rate",
+            expected={"value": 0.0, "source": "Theorem 1 (log|z_t|/t → Λ)"},
+            measured=worst,
+            tolerance=f"≤ {RATE_TOLERANCE:.0%} relative",
+            passed=bool(int(rate_ok.sum()) > 0 and worst <= RATE_TOLERANCE),
+            details={
+                "cells": int(rate_ok.sum()),
+                "max_quadrature_vs_series_gap": float(
+                    np.abs(lyap - m["lyapunov_quadrature"]).max()
+                ),
+            },
+        )
+    )
     stable = (lyap * steps < -SIGN_MARGIN) & (median < 0)
     l2_wrong = stable & (m["second_moment"] > 1)
-    checks.append(Check(
-        id="theorem_l2_disagrees",
-        statement="Cells where the chains converge (Λ·T < −10 and median log|z_T| < 0) although "
-                  "E(1 − λh)² > 1, i.e. L2 theory predicts divergence",
-        expected={"trend": "such a region exists", "source": "Theorem 1 vs L_p stability (abstract)"},
-        measured=int(l2_wrong.sum()),
-        tolerance="≥ 1 cell",
-        passed=bool(int(l2_wrong.sum()) >= 1),
-        details={"converging_cells": int(stable.sum()),
-                 "lr_ranges": {str(c): _true_range(l2_wrong.sel(case=c), "multiplier_lr")
-                               for c in m["case"].values if bool(l2_wrong.sel(case=c).any())}},
-    ))
+    checks.append(
+        Check(
+            id="theorem_l2_disagrees",
+            statement="Cells where the chains converge (Λ·T < −10 and median log|z_T| < 0) although "
+            "E(1 − λh)² > 1, i.e. L2 theory predicts divergence",
+            expected={
+                "trend": "such a region exists",
+                "source": "Theorem 1 vs L_p stability (abstract)",
+            },
+            measured=int(l2_wrong.sum()),
+            tolerance="≥ 1 cell",
+            passed=bool(int(l2_wrong.sum()) >= 1),
+            details={
+                "converging_cells": int(stable.sum()),
+                "lr_ranges": {
+                    str(c): _true_range(l2_wrong.sel(case=c), "multiplier_lr")
+                    for c in m["case"].values
+                    if bool(l2_wrong.sel(case=c).any())
+                },
+            },
+        )
+    )
 
     # (B) Phase diagram of f = u·w·x.
     top = np.maximum(m["lyapunov_saddle_plus"], m["lyapunov_saddle_minus"])
@@ -438,56 +580,77 @@ def verdict(step) -> None:
     collapsed = collapsed_cells(m)
     match = (collapsed == (top < 0)) & away
     agreement = float(match.sum() / away.sum())
-    checks.append(Check(
-        id="phase_collapse_agreement",
-        statement="Phase diagram of f = u·w·x: a cell collapses to the saddle (most chains end with "
-                  f"|uw| < {m.attrs['collapse_below']:g}) iff max(Λ+, Λ−) < 0; fraction of agreeing "
-                  f"(batch, λ, σ) cells with |max(Λ+, Λ−)| ≥ {BOUNDARY_MARGIN:g}",
-        expected={"value": 1.0, "source": "Theorem 1 applied to the Type-II saddle"},
-        measured=agreement,
-        tolerance=f"≥ {AGREEMENT_TOLERANCE:.0%}",
-        passed=agreement >= AGREEMENT_TOLERANCE,
-        details={"cells_away_from_boundary": int(away.sum()), "cells_total": int(away.size),
-                 "theory_collapse_cells": int(((top < 0) & away).sum()),
-                 "simulated_collapse_cells": int((collapsed & away).sum())},
-    ))
+    checks.append(
+        Check(
+            id="phase_collapse_agreement",
+            statement="Phase diagram of f = u·w·x: a cell collapses to the saddle (most chains end with "
+            f"|uw| < {m.attrs['collapse_below']:g}) iff max(Λ+, Λ−) < 0; fraction of agreeing "
+            f"(batch, λ, σ) cells with |max(Λ+, Λ−)| ≥ {BOUNDARY_MARGIN:g}",
+            expected={"value": 1.0, "source": "Theorem 1 applied to the Type-II saddle"},
+            measured=agreement,
+            tolerance=f"≥ {AGREEMENT_TOLERANCE:.0%}",
+            passed=agreement >= AGREEMENT_TOLERANCE,
+            details={
+                "cells_away_from_boundary": int(away.sum()),
+                "cells_total": int(away.size),
+                "agreement_all_cells": float((collapsed == (top < 0)).mean()),
+                "theory_collapse_cells": int(((top < 0) & away).sum()),
+                "simulated_collapse_cells": int((collapsed & away).sum()),
+            },
+        )
+    )
     area = collapsed.mean("lr")  # fraction of the λ range that collapses, per (batch, σ)
     step_lr = 1 / m.sizes["lr"]
     for batch in m["batch"].values:
         a = area.sel(batch=batch).values
         grows = bool(np.all(np.diff(a) >= -step_lr - 1e-12) and a[-1] > a[0])
-        checks.append(Check(
-            id=f"collapse_grows_with_noise[B={batch}]",
-            statement=f"B = {batch}: fraction of the λ grid where SGD collapses to the saddle, as σ grows "
-                      "(measured: at the largest σ; details: every σ)",
-            expected={"trend": "non-decreasing in σ", "source": "paper: collapse needs gradient noise (SNR)"},
-            measured=float(a[-1]),
-            tolerance=f"never drops by more than one λ cell ({step_lr:.3g}) and largest σ > smallest σ",
-            passed=grows,
-            details={"noise": m["noise"].values.tolist(), "collapsed_fraction": a.tolist()},
-        ))
+        checks.append(
+            Check(
+                id=f"collapse_grows_with_noise[B={batch}]",
+                statement=f"B = {batch}: fraction of the λ grid where SGD collapses to the saddle, as σ grows "
+                "(measured: at the largest σ; details: every σ)",
+                expected={
+                    "trend": "non-decreasing in σ",
+                    "source": "paper: collapse needs gradient noise (SNR)",
+                },
+                measured=float(a[-1]),
+                tolerance=f"never drops by more than one λ cell ({step_lr:.3g}) and largest σ > smallest σ",
+                passed=grows,
+                details={"noise": m["noise"].values.tolist(), "collapsed_fraction": a.tolist()},
+            )
+        )
     total = collapsed.mean(["lr", "noise"]).values
-    checks.append(Check(
-        id="collapse_shrinks_with_batch",
-        statement="Fraction of the (λ, σ) grid where SGD collapses, per batch size (measured: largest B "
-                  "over smallest B)",
-        expected={"trend": "strictly decreasing in B", "source": "paper: larger batches make collapse harder"},
-        measured=float(total[-1] / total[0]) if total[0] > 0 else float("nan"),
-        tolerance="strictly decreasing across the batch sizes",
-        passed=bool(len(total) > 1 and np.all(np.diff(total) < 0)),
-        details={"batch": m["batch"].values.tolist(), "collapsed_fraction": total.tolist()},
-    ))
+    checks.append(
+        Check(
+            id="collapse_shrinks_with_batch",
+            statement="Fraction of the (λ, σ) grid where SGD collapses, per batch size (measured: largest B "
+            "over smallest B)",
+            expected={
+                "trend": "strictly decreasing in B",
+                "source": "paper: larger batches make collapse harder",
+            },
+            measured=float(total[-1] / total[0]) if total[0] > 0 else float("nan"),
+            tolerance="strictly decreasing across the batch sizes",
+            passed=bool(len(total) > 1 and np.all(np.diff(total) < 0)),
+            details={"batch": m["batch"].values.tolist(), "collapsed_fraction": total.tolist()},
+        )
+    )
     l2_forbids = collapsed & (m["second_moment_saddle_plus"] > 1)
-    checks.append(Check(
-        id="collapse_beyond_l2",
-        statement="Cells where SGD collapses to the saddle although E(1 + λm)² > 1 along z+ "
-                  "(L2 theory: the saddle can never attract)",
-        expected={"trend": "collapse happens where L2 stability forbids it", "source": "paper abstract"},
-        measured=int(l2_forbids.sum()),
-        tolerance="≥ 1 cell",
-        passed=bool(int(l2_forbids.sum()) >= 1),
-        details={"collapsed_cells": int(collapsed.sum())},
-    ))
+    checks.append(
+        Check(
+            id="collapse_beyond_l2",
+            statement="Cells where SGD collapses to the saddle although E(1 + λm)² > 1 along z+ "
+            "(L2 theory: the saddle can never attract)",
+            expected={
+                "trend": "collapse happens where L2 stability forbids it",
+                "source": "paper abstract",
+            },
+            measured=int(l2_forbids.sum()),
+            tolerance="≥ 1 cell",
+            passed=bool(int(l2_forbids.sum()) >= 1),
+            details={"collapsed_cells": int(collapsed.sum())},
+        )
+    )
 
     census = phase_census(m)
     paper_phases = {
@@ -510,9 +673,16 @@ def verdict(step) -> None:
             "Thresholds are ours (shared/claims/saddles.md), fixed before the runs.",
             "Phases found (cells dominated, over all batch × λ × σ): "
             + "; ".join(f"{k}: {v}" for k, v in paper_phases.items())
-            + f"; unclassified (other): {census['other']}.",
-            "Absent in this toy: " + (", ".join(absent) if absent else "none") + "."
-            + (" A phase absent here may need the paper's own model; it is not forced." if absent else ""),
+            + f"; unclassified (other: not settled within the run, mostly slow escapes where Λ+ is barely "
+            f"positive): {census['other']}.",
+            "Absent in this toy: "
+            + (", ".join(absent) if absent else "none")
+            + "."
+            + (
+                " A phase absent here may need the paper's own model; it is not forced."
+                if absent
+                else ""
+            ),
             "Present: " + ", ".join(present) + ".",
             "L2 boundaries: the saddle's escape direction z+ is never L2-stable (E(1 + λm)² > 1 for a > 0), "
             "so every collapse contradicts L2 theory; the plotted L2 line is the minimum's (1, 1) direction.",
