@@ -9,6 +9,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/periodic.smk"
 include: "workflow/rules/locality.smk"
 include: "workflow/rules/phases.smk"
+include: "workflow/rules/saddles.smk"
 include: "workflow/rules/report.smk"
 
 
