@@ -121,7 +121,7 @@ def test_editing_claim_code_reruns_that_claim(smoke_run, tmp_path):
 def test_same_seed_gives_identical_arrays_whatever_cores(smoke_run, tmp_path):
     other = copy_workflow(tmp_path / "again")
     target = "results/periodic/runs/extrapolation/sin__snake_a10.nc"
-    snakemake(other, "--cores", "1", *TEST_CONFIG, target)
+    snakemake(other, target, "--cores", "1", *TEST_CONFIG)
     first = xr.open_dataset(smoke_run / target, engine="h5netcdf")
     second = xr.open_dataset(other / target, engine="h5netcdf")
     xr.testing.assert_equal(first, second)
@@ -132,7 +132,7 @@ def test_same_seed_gives_identical_arrays_whatever_cores(smoke_run, tmp_path):
 def test_other_seed_gives_other_arrays(smoke_run, tmp_path):
     other = copy_workflow(tmp_path / "seed")
     target = "results/periodic/runs/extrapolation/sin__relu.nc"
-    snakemake(other, "--cores", "1", *TEST_CONFIG, "--config", "seed=1", target)
+    snakemake(other, target, "--cores", "1", "--config", "seed=1", *TEST_CONFIG)
     with xr.open_dataset(smoke_run / target, engine="h5netcdf") as a:
         with xr.open_dataset(other / target, engine="h5netcdf") as b:
             assert not a["prediction"].equals(b["prediction"])
