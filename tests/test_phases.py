@@ -14,6 +14,7 @@ from paperclaims.claims import phases
 from paperclaims.nets import EnsembleMLP
 from paperclaims.seeds import generator
 from paperclaims.training import (
+    MinibatchSampler,
     alignment_and_amplitude,
     cosine,
     minibatch_gradients,
@@ -100,15 +101,27 @@ def test_batched_sgd_is_deterministic_and_respects_keep():
 
     for a, b in zip(run(), run()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    # a member restricted to 4 samples with batch 4 sees exactly those samples each step
+    # restricting a member to a subset changes its trajectory
     keep = torch.zeros(2, 10, dtype=torch.bool)
-    keep[:, :4] = True
-    gen = generator(0)
-    draws = [
-        torch.multinomial(keep.double(), 4, replacement=False, generator=gen) for _ in range(3)
-    ]
-    assert all(set(d[i].tolist()) == {0, 1, 2, 3} for d in draws for i in range(2))
-    run(keep)
+    keep[0, [1, 7]] = True
+    keep[1] = True
+    assert not all(torch.equal(a, b) for a, b in zip(run(keep), run()))
+
+
+def test_minibatch_sampler_draws_uniformly_from_each_members_samples():
+    keep = torch.zeros(3, 12, dtype=torch.bool)
+    keep[0, [2, 5, 11]] = True
+    keep[1] = True
+    keep[2, :1] = True
+    sample = MinibatchSampler(keep, 6000, generator(0))
+    idx = sample()
+    assert idx.shape == (3, 6000)
+    assert set(idx[0].tolist()) == {2, 5, 11} and set(idx[2].tolist()) == {0}
+    counts = torch.bincount(idx[0], minlength=12)[[2, 5, 11]].double() / 6000
+    np.testing.assert_allclose(counts.numpy(), 1 / 3, atol=0.03)
+    np.testing.assert_allclose(
+        torch.bincount(idx[1], minlength=12).double().numpy() / 6000, 1 / 12, atol=0.015
+    )
 
 
 # ---------------------------------------------------------------- label corruption

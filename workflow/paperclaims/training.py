@@ -43,9 +43,26 @@ def gather_batch(
     return x[idx], torch.gather(labels, 1, idx)
 
 
-def draw_minibatches(weights: torch.Tensor, batch_size: int, gen: torch.Generator) -> torch.Tensor:
-    """One minibatch per member, drawn without replacement among the member's samples of weight > 0."""
-    return torch.multinomial(weights, batch_size, replacement=False, generator=gen)
+class MinibatchSampler:
+    """i.i.d. minibatches, each member drawing uniformly (with replacement) from its own samples.
+
+    ``keep`` (members, N) bool marks each member's training samples. Drawing with replacement keeps
+    every member's draw one vectorized gather, whatever its number of samples.
+    """
+
+    def __init__(self, keep: torch.Tensor, batch_size: int, gen: torch.Generator):
+        self.count = keep.sum(dim=1, keepdim=True)  # (members, 1)
+        # each member's sample indices first, in order: a padded (members, N) lookup table
+        self.table = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
+        self.batch_size = batch_size
+        self.gen = gen
+
+    def __call__(self) -> torch.Tensor:
+        u = torch.rand(
+            self.count.shape[0], self.batch_size, generator=self.gen, device=self.count.device
+        )
+        position = (u * self.count).long().clamp(max=self.table.shape[1] - 1)
+        return torch.gather(self.table, 1, position)
 
 
 # ---------------------------------------------------------------- training
@@ -62,18 +79,20 @@ def train_sgd(
     on_record=None,
     keep: torch.Tensor | None = None,
 ) -> None:
-    """Plain minibatch SGD (no momentum, no weight decay) on cross-entropy, every member at once.
+    """Plain minibatch SGD (no momentum, no weight decay) on cross-entropy, every member at once;
+    minibatches of ``batch_size`` i.i.d. draws from each member's samples (``MinibatchSampler``).
 
     ``keep`` (members, N) bool restricts each member to its own training subset. At each step in
     ``record`` (1-based; 0 means before the first step) ``on_record(step)`` is called.
     """
     params = list(model.parameters())
-    weights = torch.ones_like(labels, dtype=x.dtype) if keep is None else keep.to(x.dtype)
+    keep = torch.ones_like(labels, dtype=torch.bool) if keep is None else keep
+    sample = MinibatchSampler(keep, batch_size, gen)
     record = set(record or [])
     if 0 in record and on_record is not None:
         on_record(0)
     for it in range(1, steps + 1):
-        xb, yb = gather_batch(x, labels, draw_minibatches(weights, batch_size, gen))
+        xb, yb = gather_batch(x, labels, sample())
         loss = per_sample_loss(model(xb), yb).mean(dim=1).sum()
         grads = torch.autograd.grad(loss, params)
         with torch.no_grad():

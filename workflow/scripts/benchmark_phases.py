@@ -27,13 +27,14 @@ from paperclaims.training import train_sgd
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/benchmarks/phases.json")
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.2, 0.4])
     parser.add_argument("--n-seeds", type=int, default=5)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many timings per arm")
+    # 1 thread per arm, as every train job runs (threads: 1; --cores 2 runs two jobs side by side)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many timings per arm")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
