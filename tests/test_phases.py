@@ -202,6 +202,54 @@ def test_mnist_idx_files_through_the_config_path(tmp_path):
         phases.load_data({**params, "mnist_dir": str(tmp_path / "missing")})
 
 
+# ---------------------------------------------------------------- train step
+TINY = {
+    "dataset": "digits",
+    "cell_seed": 11,
+    "n_train": 120,
+    "n_test": 60,
+    "mnist_dir": "",
+    "noise": [0.0, 0.25],
+    "n_seeds": 2,
+    "width": 8,
+    "depth": 1,
+    "lr": 0.1,
+    "batch_size": 12,
+    "steps": 20,
+    "n_records": 4,
+}
+
+
+def _train_tiny(tmp_path, name):
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+
+    step = Step(
+        claim="phases",
+        rule="test",
+        input=[],
+        output=[str(tmp_path / name)],
+        params=dict(TINY),
+        base_seed=0,
+    )
+    phases.train(step)
+    return read_dataset(tmp_path / name)
+
+
+def test_train_step_is_deterministic_and_records_the_mislabeled_set(tmp_path):
+    import xarray as xr
+
+    first, second = _train_tiny(tmp_path, "a.nc"), _train_tiny(tmp_path, "b.nc")
+    xr.testing.assert_equal(first.drop_attrs(), second.drop_attrs())
+    assert dict(first.sizes) == {"noise": 2, "seed": 2, "step": 5, "sample": 120}
+    np.testing.assert_array_equal(first["mislabeled"].sum("sample"), [[0, 0], [30, 30]])
+    np.testing.assert_array_equal(first["mislabeled"], first["label"] != first["true_label"])
+    assert (
+        np.isnan(first["cos_cw"].sel(noise=0.0)).all()
+        and np.isfinite(first["cos_cw"].sel(noise=0.25)).all()
+    )
+
+
 # ---------------------------------------------------------------- workflow
 def test_bad_phases_config_fails_before_any_job(workdir):
     proc = snakemake(
