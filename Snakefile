@@ -10,6 +10,7 @@ include: "workflow/rules/periodic.smk"
 include: "workflow/rules/locality.smk"
 include: "workflow/rules/phases.smk"
 include: "workflow/rules/saddles.smk"
+include: "workflow/rules/escape.smk"
 include: "workflow/rules/report.smk"
 
 

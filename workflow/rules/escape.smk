@@ -22,49 +22,14 @@ CLAIM_TARGETS["escape"] = expand(
 
 # the first-passage settings the ratio cells share with Fig. 3b
 ESCAPE_FP_SHARED = {k: ESCAPE_FP[k] for k in ["lr", "batch", "n_data"]}
-
-
-def escape_stationary_args(wildcards):
-    """Only this cell's values: changing another η or B leaves this job cached."""
-    keys = ["n_data", "label_noise", "chains", "burn_in", "n_samples", "thin"]
-    return {
-        "lr": float(wildcards.lr),
-        "batch": int(wildcards.batch),
-        "cell_seed": cell_seed("escape", "stationary", wildcards.lr, wildcards.batch),
-        **{k: ESCAPE_STAT[k] for k in keys},
-    }
-
-
-def escape_first_passage_args(wildcards):
-    return {
-        "process": "sgd",
-        "dim": int(wildcards.dim),
-        "c": ESCAPE_FP_C[wildcards.dim],
-        "cell_seed": cell_seed("escape", "first_passage", wildcards.dim),
-        **{k: ESCAPE_FP[k] for k in ["label_noise", "chains", "max_steps"]},
-        **ESCAPE_FP_SHARED,
-    }
-
-
-def escape_ratio_args(wildcards):
-    langevin = wildcards.process == "langevin"
-    thresholds = (
-        {
-            "delta_loss": ESCAPE_RATIO["langevin_delta_loss"],
-            "langevin_reference_loss": ESCAPE_RATIO["langevin_reference_loss"],
-        }
-        if langevin
-        else {"c": ESCAPE_RATIO["c"]}
-    )
-    return {
-        "process": wildcards.process,
-        "dim": ESCAPE_RATIO["dim"],
-        "label_noise": float(wildcards.noise),
-        "cell_seed": cell_seed("escape", "ratio", wildcards.process, wildcards.noise),
-        **thresholds,
-        **{k: ESCAPE_RATIO[k] for k in ["chains", "max_steps"]},
-        **ESCAPE_FP_SHARED,
-    }
+ESCAPE_STAT_KEYS = ["n_data", "label_noise", "chains", "burn_in", "n_samples", "thin"]
+ESCAPE_RATIO_THRESHOLDS = {
+    "sgd": {"c": ESCAPE_RATIO["c"]},
+    "langevin": {
+        "delta_loss": ESCAPE_RATIO["langevin_delta_loss"],
+        "langevin_reference_loss": ESCAPE_RATIO["langevin_reference_loss"],
+    },
+}
 
 
 rule escape_simulate_stationary:
@@ -77,6 +42,8 @@ rule escape_simulate_stationary:
     wildcard_constraints:
         lr="[0-9.e+-]+",
         batch="[0-9]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
@@ -85,7 +52,12 @@ rule escape_simulate_stationary:
         step="paperclaims.claims.escape:simulate_stationary",
         code_hash=ESCAPE_CODE,
         run=run_info("escape"),
-        args=escape_stationary_args,
+        args=lambda wc: {
+            "lr": float(wc.lr),
+            "batch": int(wc.batch),
+            "cell_seed": cell_seed("escape", "stationary", wc.lr, wc.batch),
+            **{k: ESCAPE_STAT[k] for k in ESCAPE_STAT_KEYS},
+        },
     script:
         STEP_SCRIPT
 
@@ -99,6 +71,8 @@ rule escape_simulate_first_passage:
         "benchmarks/escape/simulate_first_passage/d{dim}.tsv"
     wildcard_constraints:
         dim="[0-9]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
@@ -107,7 +81,14 @@ rule escape_simulate_first_passage:
         step="paperclaims.claims.escape:simulate_first_passage",
         code_hash=ESCAPE_CODE,
         run=run_info("escape"),
-        args=escape_first_passage_args,
+        args=lambda wc: {
+            "process": "sgd",
+            "dim": int(wc.dim),
+            "c": ESCAPE_FP_C[wc.dim],
+            "cell_seed": cell_seed("escape", "first_passage", wc.dim),
+            **{k: ESCAPE_FP[k] for k in ["label_noise", "chains", "max_steps"]},
+            **ESCAPE_FP_SHARED,
+        },
     script:
         STEP_SCRIPT
 
@@ -122,6 +103,8 @@ rule escape_simulate_ratio:
     wildcard_constraints:
         process="sgd|langevin",
         noise="[0-9.e+-]+",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
@@ -130,7 +113,16 @@ rule escape_simulate_ratio:
         step="paperclaims.claims.escape:simulate_first_passage",
         code_hash=ESCAPE_CODE,
         run=run_info("escape"),
-        args=escape_ratio_args,
+        args=lambda wc: {
+            "process": wc.process,
+            "dim": ESCAPE_RATIO["dim"],
+            "label_noise": float(wc.noise),
+            "cell_seed": cell_seed("escape", "ratio", wc.process, wc.noise),
+            "data_seed": cell_seed("escape", "ratio", "data"),
+            **ESCAPE_RATIO_THRESHOLDS[wc.process],
+            **{k: ESCAPE_RATIO[k] for k in ["chains", "max_steps"]},
+            **ESCAPE_FP_SHARED,
+        },
     script:
         STEP_SCRIPT
 
@@ -142,6 +134,8 @@ rule escape_train_noise:
         "logs/escape/train_noise.log",
     benchmark:
         "benchmarks/escape/train_noise.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -178,6 +172,8 @@ rule escape_measure:
         "results/escape/measured.nc",
     log:
         "logs/escape/measure.log",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -199,6 +195,8 @@ rule escape_verdict:
     log:
         "logs/escape/verdict.log",
     localrule: True
+    conda:
+        CONDA_ENV
     params:
         step="paperclaims.claims.escape:verdict",
         code_hash=ESCAPE_CODE,
@@ -225,6 +223,8 @@ rule escape_plot:
     log:
         "logs/escape/plot.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "papermill {input.notebook} {output.notebook} -k python3"
         " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/escape"
