@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from conftest import copy_workflow, snakemake
 from paperclaims.claims import locality as loc
+from paperclaims.config import ConfigError, validate_config
 from paperclaims.seeds import generator
 
 
@@ -83,10 +85,13 @@ def test_ntk_depth_one_closed_form():
     angle = torch.arccos(rho)
     sigma0 = 2 * x @ x.T / 6
     norm = 2 * n[:, None] * n[None, :] / 6
-    expected = sigma0 * (math.pi - angle) / math.pi + norm * (
-        torch.sqrt(1 - rho**2) + (math.pi - angle) * rho
-    ) / math.pi
-    np.testing.assert_allclose(loc.relu_ntk(x, x, 1).numpy(), expected.numpy(), rtol=1e-7)  # arccos near ρ = 1
+    expected = (
+        sigma0 * (math.pi - angle) / math.pi
+        + norm * (torch.sqrt(1 - rho**2) + (math.pi - angle) * rho) / math.pi
+    )
+    np.testing.assert_allclose(
+        loc.relu_ntk(x, x, 1).numpy(), expected.numpy(), rtol=1e-7
+    )  # arccos near ρ = 1
 
 
 @pytest.mark.parametrize("depth", [1, 3])
@@ -170,12 +175,20 @@ def test_custom_adam_matches_torch_adam():
             opt.zero_grad()
             ((w - target) ** 2 * torch.arange(1.0, 4.0)).sum().backward()
             opt.step()
-    np.testing.assert_allclose(w_ours.detach().numpy(), w_ref.detach().numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        w_ours.detach().numpy(), w_ref.detach().numpy(), rtol=1e-6, atol=1e-7
+    )
 
 
 def test_ensemble_member_trains_as_if_alone():
     """Member 1 of a 3-member ensemble reaches the same fit epoch and test error alone."""
-    p = {"optimizer": "adam", "lr": 1e-2, "batch_size": 16, "max_epochs": 30, "loss": "cross_entropy"}
+    p = {
+        "optimizer": "adam",
+        "lr": 1e-2,
+        "batch_size": 16,
+        "max_epochs": 30,
+        "loss": "cross_entropy",
+    }
     xs = torch.stack([loc.sample_inputs(48, 8, "binary", seed=s) for s in range(3)])
     xt = torch.stack([loc.sample_inputs(64, 8, "binary", seed=10 + s) for s in range(3)])
     ys, yt = loc.labels(xs, "local", 2), loc.labels(xt, "local", 2)
@@ -185,7 +198,12 @@ def test_ensemble_member_trains_as_if_alone():
     )
     alone = loc.fit_to_zero_error(
         loc.he_mlp(8, 32, 2, seeds[1:2], torch.float64, "cpu"),
-        xs[1:2], ys[1:2], xt[1:2], yt[1:2], p, generator(0),
+        xs[1:2],
+        ys[1:2],
+        xt[1:2],
+        yt[1:2],
+        p,
+        generator(0),
     )
     assert together[1][1] == alone[1][0] > 0  # fit epoch
     assert together[0][1] == alone[0][0]  # test error at that epoch
@@ -198,11 +216,30 @@ def test_paired_difference():
     assert se == pytest.approx(0.1 / math.sqrt(3))
 
 
+# ---------------------------------------------------------------- config
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_config_defaults_and_bad_values_name_the_key():
+    config = validate_config({}, SCHEMA)
+    assert config["locality"]["family"] == "A"
+    assert config["locality"]["train"]["max_epochs"] == 100
+    for bad, key in [
+        ({"family": "C"}, "locality.family"),
+        ({"depths": [1]}, "locality.depths"),
+        ({"train": {"width": 0}}, "locality.train.width"),
+    ]:
+        with pytest.raises(ConfigError, match=key):
+            validate_config({"locality": bad}, SCHEMA)
+
+
 # ---------------------------------------------------------------- end to end
 @pytest.mark.slow
 def test_smoke_config_runs_locality_end_to_end(tmp_path):
     wd = copy_workflow(tmp_path / "wf")
-    snakemake(wd, "--cores", "2", "--configfile", "config/test.yaml", "--config", 'claims=["locality"]')
+    snakemake(
+        wd, "--cores", "2", "--configfile", "config/test.yaml", "--config", 'claims=["locality"]'
+    )
     verdict = json.loads((wd / "results/locality/verdict.json").read_text())
     ids = [c["id"] for c in verdict["checks"]]
     assert "local_deep_beats_shallow[local_k2, N=64]" in ids

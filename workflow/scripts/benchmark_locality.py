@@ -36,14 +36,20 @@ def main() -> None:
     x = torch.stack([loc.sample_inputs(args.n_train, d, "binary", s) for s in seeds]).float()
     x_test = torch.stack([loc.sample_inputs(n_test, d, "binary", s + 1) for s in seeds]).float()
     y, y_test = loc.labels(x, "local", 3), loc.labels(x_test, "local", 3)
-    p = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "max_epochs": args.epochs,
-         "loss": "cross_entropy"}
+    p = {
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "batch_size": 64,
+        "max_epochs": args.epochs,
+        "loss": "cross_entropy",
+    }
 
     def run(members: slice) -> float:
         model = loc.he_mlp(d, args.width, args.depth, seeds[members], torch.float32, "cpu")
         start = time.perf_counter()
-        loc.fit_to_zero_error(model, x[members], y[members], x_test[members], y_test[members], p,
-                              generator(0))
+        loc.fit_to_zero_error(
+            model, x[members], y[members], x_test[members], y_test[members], p, generator(0)
+        )
         return time.perf_counter() - start
 
     run(slice(0, 1))  # warm-up: first-call allocations
