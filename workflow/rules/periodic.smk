@@ -134,6 +134,7 @@ rule periodic_measure:
         "logs/periodic/measure.log",
     conda:
         CONDA_ENV
+    localrule: True
     threads: 1
     resources:
         mem_mb=2000,
