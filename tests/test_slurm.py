@@ -12,7 +12,6 @@ import subprocess
 
 import pytest
 import xarray as xr
-
 from conftest import ROOT, copy_workflow, snakemake
 
 SLURM_ARGS = (

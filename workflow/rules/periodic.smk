@@ -132,9 +132,9 @@ rule periodic_measure:
         "results/periodic/measured.nc",
     log:
         "logs/periodic/measure.log",
+    localrule: True
     conda:
         CONDA_ENV
-    localrule: True
     threads: 1
     resources:
         mem_mb=2000,
