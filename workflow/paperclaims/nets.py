@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from paperclaims.checkpoint import Checkpoint
 from paperclaims.seeds import generator
 
 ACTIVATIONS = ("relu", "tanh", "sin", "x_plus_sin", "snake")
@@ -118,6 +119,7 @@ def train_full_batch(
     optimizer: str = "sgd",
     lr: float = 1e-2,
     momentum: float = 0.0,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[list[int], torch.Tensor]:
     """Full-batch MSE training of every member at once; returns (record steps, loss (members, records)).
 
@@ -132,12 +134,28 @@ def train_full_batch(
         raise ValueError(f"unknown optimizer {optimizer!r}; allowed: sgd, adam")
     when = record_steps(steps)
     record = set(when)
-    history = []
-    for it in range(1, steps + 1):
+    history: list[torch.Tensor] = []
+    start = 1
+    if checkpoint is not None and (state := checkpoint.load()) is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history = list(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        start = state["step"] + 1
+    for it in range(start, steps + 1):
         opt.zero_grad(set_to_none=True)
         per_member = ((model(x) - y) ** 2).mean(dim=(1, 2))
         per_member.sum().backward()
         opt.step()
         if it in record:
             history.append(per_member.detach().clone())
+        if checkpoint is not None:
+            checkpoint.maybe_save(
+                it,
+                lambda: {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "history": history,
+                },
+            )
     return when, torch.stack(history, dim=1)

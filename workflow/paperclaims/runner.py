@@ -19,6 +19,7 @@ from typing import Any
 
 import xarray as xr
 
+from paperclaims.checkpoint import Checkpoint
 from paperclaims.device import resolve_device, set_threads
 from paperclaims.io import provenance, write_dataset
 
@@ -41,6 +42,11 @@ class Step:
     @property
     def device(self):
         return resolve_device(self.device_name)
+
+    def checkpoint(self) -> Checkpoint:
+        """Resumable state of this job, beside its first output; removed when the job succeeds."""
+        out = Path(self.output[0])
+        return Checkpoint(out.with_name(f".{out.name}.checkpoint.pt"))
 
     def write(self, ds: xr.Dataset, path: str | Path) -> Path:
         prov = provenance(
@@ -86,6 +92,7 @@ def run_step(smk) -> None:
         t0 = time.perf_counter()
         log.info("rule %s: %s with params %s", smk.rule, target, params)
         _resolve(target)(step)
+        step.checkpoint().clear()
         log.info("rule %s finished in %.1f s", smk.rule, time.perf_counter() - t0)
 
 

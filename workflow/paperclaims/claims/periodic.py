@@ -114,7 +114,13 @@ def train_extrapolation(step) -> None:
         [1, p["width"], 1], seeds, activation, snake_a=a, init=p["init"], dtype=dtype, device=device
     )
     when, loss = train_full_batch(
-        model, x_train, y_train, steps=p["steps"], lr=p["lr"], momentum=p["momentum"]
+        model,
+        x_train,
+        y_train,
+        steps=p["steps"],
+        lr=p["lr"],
+        momentum=p["momentum"],
+        checkpoint=step.checkpoint(),
     )
     x_grid = np.linspace(-p["x_max"], p["x_max"], p["n_grid"])
     x_far = np.concatenate(
@@ -185,7 +191,13 @@ def train_forecast(step) -> None:
         device=device,
     )
     when, loss = train_full_batch(
-        model, xt[:n_train], yt[:n_train], steps=p["steps"], optimizer="adam", lr=p["lr"]
+        model,
+        xt[:n_train],
+        yt[:n_train],
+        steps=p["steps"],
+        optimizer="adam",
+        lr=p["lr"],
+        checkpoint=step.checkpoint(),
     )
     with torch.no_grad():
         pred = model(xt)[..., 0].cpu().double().numpy()
