@@ -50,22 +50,25 @@ def slurm(tmp_path_factory):
         subprocess.run(["bash", str(ROOT / "workflow/scripts/slurm_down.sh"), str(state)])
 
 
-def _slurm_jobs() -> list[tuple[str, str]]:
-    """(comment, state) of every job slurmctld still remembers (MinJobAge=300 s)."""
+def _slurm_jobs() -> dict[str, tuple[str, str]]:
+    """job id → (comment, state) of every job slurmctld still remembers (MinJobAge=300 s).
+
+    The SLURM executor puts the rule and wildcards into each job's comment."""
     out = subprocess.run(
-        ["squeue", "-t", "all", "-h", "-o", "%k|%T"], capture_output=True, text=True, check=True
+        ["squeue", "-t", "all", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True, check=True
     ).stdout
-    return [tuple(line.split("|", 1)) for line in out.splitlines() if "|" in line]
+    jobs = [line.split("|") for line in out.splitlines() if line.count("|") == 2]
+    return {job_id: (comment, state) for job_id, comment, state in jobs}
 
 
 def test_smoke_claim_runs_through_slurm_and_matches_local(slurm, tmp_path):
     remote = copy_workflow(tmp_path / "slurm")
     local = copy_workflow(tmp_path / "local")
-    before = set(_slurm_jobs())
+    before = set(_slurm_jobs())  # job ids
     snakemake(remote, TARGET, *SLURM_ARGS, *SMOKE)
     snakemake(local, TARGET, "--cores", "2", *SMOKE)
 
-    new = [job for job in _slurm_jobs() if job not in before]
+    new = [job for job_id, job in _slurm_jobs().items() if job_id not in before]
     train_jobs = [
         c for c, state in new if c.startswith("rule_periodic_train") and state == "COMPLETED"
     ]
@@ -85,6 +88,7 @@ def test_smoke_claim_runs_through_slurm_and_matches_local(slurm, tmp_path):
 def test_failing_job_is_reported_failed_and_retried(slurm, tmp_path):
     remote = copy_workflow(tmp_path / "failing")
     target = "results/periodic/runs/extrapolation/sin__relu.nc"
+    before = set(_slurm_jobs())
     # device: cuda on a machine without CUDA passes validation but fails inside the job
     proc = snakemake(
         remote,
@@ -102,7 +106,8 @@ def test_failing_job_is_reported_failed_and_retried(slurm, tmp_path):
     assert "Error in rule periodic_train_extrapolation" in output
     failed = [
         c
-        for c, state in _slurm_jobs()
+        for job_id, (c, state) in _slurm_jobs().items()
+        if job_id not in before
         if c.startswith("rule_periodic_train_extrapolation_wildcards_sin_relu")
         and state == "FAILED"
     ]
