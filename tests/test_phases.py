@@ -18,6 +18,7 @@ from paperclaims.training import (
     alignment_and_amplitude,
     cosine,
     minibatch_gradients,
+    minibatch_order_parameters,
     per_sample_loss,
     subset_gradients,
     train_sgd,
@@ -83,6 +84,11 @@ def test_minibatch_and_subset_gradients_match_autograd_one_by_one():
         loss = per_sample_loss(model(x[idx]), torch.gather(labels, 1, idx)).mean(1).sum()
         ref = torch.cat([gr.flatten(1) for gr in torch.autograd.grad(loss, params)], dim=-1)
         torch.testing.assert_close(g[mu], ref)
+    # chunked order parameters equal those of the whole stack of minibatch gradients
+    r_ref, a_ref = alignment_and_amplitude(g)
+    r_chunked, a_chunked = minibatch_order_parameters(model, x, labels, partition, chunk=3)
+    torch.testing.assert_close(r_chunked, r_ref)
+    torch.testing.assert_close(a_chunked, a_ref)
     # the mean of the minibatch gradients of a partition is the full-batch gradient
     full = subset_gradients(model, x, labels, torch.ones(1, 2, 8, dtype=torch.bool))[0]
     torch.testing.assert_close(g.mean(0), full)

@@ -154,6 +154,27 @@ def alignment_and_amplitude(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return r, a
 
 
+def minibatch_order_parameters(
+    model: EnsembleMLP,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    partition: torch.Tensor,
+    chunk: int = 16,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """R and A (members,) of the minibatch gradients of ``partition`` (members, M, B), computed
+    ``chunk`` minibatches at a time (float64 sums), so memory stays O(chunk · members · P)."""
+    m = partition.shape[1]
+    sum_unit = sum_grad = sum_sq = 0.0
+    for start in range(0, m, chunk):  # loop over chunks of minibatches, never over members
+        g = minibatch_gradients(model, x, labels, partition[:, start : start + chunk]).double()
+        sum_unit = sum_unit + (g / g.norm(dim=-1, keepdim=True).clamp(min=1e-300)).sum(0)
+        sum_grad = sum_grad + g.sum(0)
+        sum_sq = sum_sq + (g**2).sum(-1).sum(0)
+    r = ((sum_unit**2).sum(-1) - m) / (m * (m - 1))
+    a = ((sum_grad / m) ** 2).sum(-1) / (sum_sq / m)
+    return r, a
+
+
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Cosine between the last-axis vectors of a and b (NaN where either is zero)."""
     return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))

@@ -25,10 +25,9 @@ from paperclaims.io import read_dataset
 from paperclaims.nets import EnsembleMLP, record_steps
 from paperclaims.seeds import derive_seed, generator, member_seeds
 from paperclaims.training import (
-    alignment_and_amplitude,
     cosine,
     evaluate,
-    minibatch_gradients,
+    minibatch_order_parameters,
     subset_gradients,
     train_sgd,
 )
@@ -155,9 +154,7 @@ def train(step) -> None:
     def on_record(_step):
         loss, correct = evaluate(model, x, labels)
         _, test_correct = evaluate(model, x_test, y_test)
-        r_align, amp = alignment_and_amplitude(
-            minibatch_gradients(model, x, labels, partition).double()
-        )
+        r_align, amp = minibatch_order_parameters(model, x, labels, partition)
         g_c, g_w = subset_gradients(model, x, labels, masks).double()
         rec["loss"].append(loss.cpu().numpy())
         rec["correct"].append(correct.cpu().numpy())
