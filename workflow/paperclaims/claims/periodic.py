@@ -479,9 +479,9 @@ def _notes(checks: list[Check], m: xr.Dataset) -> list[str]:
     if any(f.startswith("co2_") for f in failed):
         train = ", ".join(f"{k} {v:.3g}" for k, v in _train_mse(m).items())
         notes.append(
-            "CO2: mean training MSE per net (standardized units; the seasonal cycle alone is ≈0.05 of it): "
-            f"{train}. A net whose training MSE is near that level did not fit the seasonal cycle at "
-            "this step budget (config/paper.yaml trains longer)."
+            f"CO2: mean training MSE per net (standardized units): {train}. A smooth trend without "
+            "the seasonal cycle scores about 0.05 on the training part; a net near that level did not "
+            "fit the seasons at this step budget (config/paper.yaml trains longer)."
         )
     notes.append(
         "Counter-evidence: Belcak & Wattenhofer (arXiv 2209.10280) report Snake failing with a "
