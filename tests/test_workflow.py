@@ -95,7 +95,13 @@ def test_editing_a_notebook_reruns_only_plots(smoke_run, tmp_path):
     nbformat.write(nb, path)
     jobs = planned_jobs(snakemake(clone, "-n", *TEST_CONFIG))
     assert "periodic_plot" in jobs
-    assert set(jobs) <= {"periodic_plot", "claims_table", "all"}, jobs
+    assert set(jobs) <= {
+        "periodic_plot",
+        "notebook_html",
+        "claims_table",
+        "claims_table_html",
+        "all",
+    }, jobs
 
 
 def test_changing_one_sweep_value_reruns_only_its_cells(smoke_run, tmp_path):

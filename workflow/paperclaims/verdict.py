@@ -134,3 +134,13 @@ def write_claims_table(step) -> None:
     path = Path(step.output[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(claims_table(list(step.input)))
+
+
+def render_claims_html(step) -> None:
+    """The claims table as a standalone HTML page (for `snakemake --report`)."""
+    import mistune  # ships with nbconvert
+
+    body = mistune.html(Path(step.input[0]).read_text())
+    style = "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}"
+    page = f"<!doctype html><meta charset='utf-8'><style>{style}</style>{body}"
+    Path(step.output[0]).write_text(page)

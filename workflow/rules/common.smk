@@ -1,6 +1,8 @@
 # Validation, targets and helpers shared by every claim's rules (no rules here).
 from pathlib import Path
 
+import snakemake.io as snakemake_io
+
 from paperclaims.config import code_hash, validate_config
 
 ROOT = Path(workflow.basedir)
@@ -46,12 +48,34 @@ def cell_args(claim, section, shared_keys, **cell):
     return {**cell, "cell_seed": seed, **{key: section[key] for key in shared_keys}}
 
 
+def figure_outputs(claim, names):
+    """A plot rule's figures: PNGs flagged for `snakemake --report` with their caption, plus PDFs."""
+    pngs = [
+        snakemake_io.report(
+            f"figures/{claim}/{name}.png",
+            caption=f"../report/{claim}.rst",
+            category=claim,
+            labels={"claim": claim, "figure": name},
+        )
+        for name in names
+    ]
+    return pngs + [f"figures/{claim}/{name}.pdf" for name in names]
+
+
+def claim_outputs(claim, names):
+    """What `rule all` asks of a claim: its figures, executed notebook, and its HTML rendering."""
+    files = [
+        f"figures/{claim}/{name}.{ext}" for name in names for ext in ("png", "pdf")
+    ]
+    return files + [f"results/{claim}/{claim}.ipynb", f"results/{claim}/{claim}.html"]
+
+
 def verdict_files():
     return [f"results/{claim}/verdict.json" for claim in config["claims"]]
 
 
 def all_targets(wildcards):
-    files = ["figures/claims.md"]
+    files = ["figures/claims.md", "results/claims.html"]
     for claim in config["claims"]:
         files += CLAIM_TARGETS[claim]
     return files

@@ -20,9 +20,7 @@ PERIODIC_FIGURES = [
     "snake_variance",
 ]
 
-CLAIM_TARGETS["periodic"] = expand(
-    "figures/periodic/{name}.{ext}", name=PERIODIC_FIGURES, ext=["png", "pdf"]
-) + ["results/periodic/periodic.ipynb"]
+CLAIM_TARGETS["periodic"] = claim_outputs("periodic", PERIODIC_FIGURES)
 
 
 PERIODIC_EXTRAP_SHARED = [
@@ -177,9 +175,7 @@ rule periodic_plot:
         measured="results/periodic/measured.nc",
         verdict="results/periodic/verdict.json",
     output:
-        figures=expand(
-            "figures/periodic/{name}.{ext}", name=PERIODIC_FIGURES, ext=["png", "pdf"]
-        ),
+        figures=figure_outputs("periodic", PERIODIC_FIGURES),
         notebook="results/periodic/periodic.ipynb",
     log:
         "logs/periodic/plot.log",

@@ -15,3 +15,43 @@ rule claims_table:
         step="paperclaims.verdict:write_claims_table",
     script:
         STEP_SCRIPT
+
+
+rule claims_table_html:
+    input:
+        "figures/claims.md",
+    output:
+        report(
+            "results/claims.html",
+            caption="../report/claims.rst",
+            category="Verdicts",
+            labels={"table": "all claims"},
+        ),
+    log:
+        "logs/claims_table_html.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        step="paperclaims.verdict:render_claims_html",
+    script:
+        STEP_SCRIPT
+
+
+rule notebook_html:
+    input:
+        "results/{claim}/{claim}.ipynb",
+    output:
+        report(
+            "results/{claim}/{claim}.html",
+            caption="../report/notebook.rst",
+            category="{claim}",
+            labels={"claim": "{claim}", "figure": "executed notebook"},
+        ),
+    log:
+        "logs/{claim}/notebook_html.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "jupyter nbconvert --to html --output-dir results/{wildcards.claim} {input} > {log} 2>&1"
