@@ -16,7 +16,6 @@ import csv
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -133,7 +132,6 @@ def main() -> None:
     report["ceiling"] = machine_ceiling()
     print(json.dumps(report["ceiling"], indent=2))
     out.write_text(json.dumps(report, indent=2) + "\n")
-    shutil.copy(out, out.parent / "latest.json")
     print(f"wrote {out}")
 
 
