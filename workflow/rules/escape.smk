@@ -16,9 +16,7 @@ ESCAPE_FIGURES = [
     "noise_vs_loss",
 ]
 
-CLAIM_TARGETS["escape"] = expand(
-    "figures/escape/{name}.{ext}", name=ESCAPE_FIGURES, ext=["png", "pdf"]
-) + ["results/escape/escape.ipynb"]
+CLAIM_TARGETS["escape"] = claim_outputs("escape", ESCAPE_FIGURES)
 
 # the first-passage settings the ratio cells share with Fig. 3b
 ESCAPE_FP_SHARED = {k: ESCAPE_FP[k] for k in ["lr", "batch", "n_data"]}
@@ -172,6 +170,7 @@ rule escape_measure:
         "results/escape/measured.nc",
     log:
         "logs/escape/measure.log",
+    localrule: True
     conda:
         CONDA_ENV
     threads: 1
@@ -216,9 +215,7 @@ rule escape_plot:
         measured="results/escape/measured.nc",
         verdict="results/escape/verdict.json",
     output:
-        figures=expand(
-            "figures/escape/{name}.{ext}", name=ESCAPE_FIGURES, ext=["png", "pdf"]
-        ),
+        figures=figure_outputs("escape", ESCAPE_FIGURES),
         notebook="results/escape/escape.ipynb",
     log:
         "logs/escape/plot.log",

@@ -13,9 +13,7 @@ SADDLES_CODE = claim_code_hash("saddles", "fits.py")
 SADDLES_CASES = [case_name(mean, sd) for mean, sd in SADDLES_THEOREM["cases"]]
 SADDLES_FIGURES = ["multiplier_theorem", "phase_diagram", "collapse_trends"]
 
-CLAIM_TARGETS["saddles"] = expand(
-    "figures/saddles/{name}.{ext}", name=SADDLES_FIGURES, ext=["png", "pdf"]
-) + ["results/saddles/saddles.ipynb"]
+CLAIM_TARGETS["saddles"] = claim_outputs("saddles", SADDLES_FIGURES)
 
 # A cell's params hold only its own wildcard and these keys: adding a case or a batch size leaves
 # the other cells cached; the (λ, σ) grid is one tensor inside each phase job.
@@ -93,6 +91,7 @@ rule saddles_measure:
         "results/saddles/measured.nc",
     log:
         "logs/saddles/measure.log",
+    localrule: True
     conda:
         CONDA_ENV
     threads: 1
@@ -133,9 +132,7 @@ rule saddles_plot:
         measured="results/saddles/measured.nc",
         verdict="results/saddles/verdict.json",
     output:
-        figures=expand(
-            "figures/saddles/{name}.{ext}", name=SADDLES_FIGURES, ext=["png", "pdf"]
-        ),
+        figures=figure_outputs("saddles", SADDLES_FIGURES),
         notebook="results/saddles/saddles.ipynb",
     log:
         "logs/saddles/plot.log",
