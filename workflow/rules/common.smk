@@ -49,7 +49,7 @@ def cell_args(claim, section, shared_keys, **cell):
 
 
 def figure_outputs(claim, names):
-    """A plot rule's figures: PNGs flagged for `snakemake --report` with their caption, plus PDFs."""
+    """Figures of a claim (PNGs flagged for `snakemake --report` with their caption, and PDFs)."""
     pngs = [
         snakemake_io.report(
             f"figures/{claim}/{name}.png",
@@ -63,7 +63,7 @@ def figure_outputs(claim, names):
 
 
 def claim_outputs(claim, names):
-    """What `rule all` asks of a claim: its figures, executed notebook, and its HTML rendering."""
+    """Final files of a claim (figures, executed notebook and its HTML rendering)."""
     files = [
         f"figures/{claim}/{name}.{ext}" for name in names for ext in ("png", "pdf")
     ]
