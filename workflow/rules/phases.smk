@@ -5,9 +5,7 @@ PHASES = config["phases"]
 PHASES_CODE = claim_code_hash("phases", "training.py", "data.py")
 PHASES_FIGURES = ["test_error", "order_parameters", "auroc", "cleaning", "clean_data"]
 
-CLAIM_TARGETS["phases"] = expand(
-    "figures/phases/{name}.{ext}", name=PHASES_FIGURES, ext=["png", "pdf"]
-) + ["results/phases/phases.ipynb"]
+CLAIM_TARGETS["phases"] = claim_outputs("phases", PHASES_FIGURES)
 
 # Keys every data set's job shares; mnist_dir reaches only the 'mnist' job, so setting it leaves
 # the other data sets cached.
@@ -79,6 +77,7 @@ rule phases_measure:
         "results/phases/measured.nc",
     log:
         "logs/phases/measure.log",
+    localrule: True
     conda:
         CONDA_ENV
     threads: 1
@@ -119,9 +118,7 @@ rule phases_plot:
         measured="results/phases/measured.nc",
         verdict="results/phases/verdict.json",
     output:
-        figures=expand(
-            "figures/phases/{name}.{ext}", name=PHASES_FIGURES, ext=["png", "pdf"]
-        ),
+        figures=figure_outputs("phases", PHASES_FIGURES),
         notebook="results/phases/phases.ipynb",
     log:
         "logs/phases/plot.log",
