@@ -24,9 +24,7 @@ LOCALITY_NTK_MEM_MB = {
     for n in LOCALITY["n_train"]
 }
 
-CLAIM_TARGETS["locality"] = expand(
-    "figures/locality/{name}.{ext}", name=LOCALITY_FIGURES, ext=["png", "pdf"]
-) + ["results/locality/locality.ipynb"]
+CLAIM_TARGETS["locality"] = claim_outputs("locality", LOCALITY_FIGURES)
 
 
 rule locality_train:
@@ -156,9 +154,7 @@ rule locality_plot:
         measured="results/locality/measured.nc",
         verdict="results/locality/verdict.json",
     output:
-        figures=expand(
-            "figures/locality/{name}.{ext}", name=LOCALITY_FIGURES, ext=["png", "pdf"]
-        ),
+        figures=figure_outputs("locality", LOCALITY_FIGURES),
         notebook="results/locality/locality.ipynb",
     log:
         "logs/locality/plot.log",
