@@ -108,6 +108,7 @@ rule locality_measure:
         "results/locality/measured.nc",
     log:
         "logs/locality/measure.log",
+    localrule: True
     conda:
         CONDA_ENV
     threads: 1
