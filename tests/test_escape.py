@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import copy_workflow, snakemake
+from conftest import snakemake
 from paperclaims.claims.escape import (
     Regression,
     collapse_spread,
@@ -133,7 +133,9 @@ def test_sde_passage_time_matches_ornstein_uhlenbeck_limit():
     a, diff = np.sqrt(c - 1), lr / (2 * batch)
     inner = lambda y: integrate.quad(lambda z: np.exp(-z * z / (2 * diff)) / diff, 0, y)[0]  # noqa: E731
     ou = integrate.quad(lambda y: np.exp(y * y / (2 * diff)) * inner(y), 0, a)[0]
-    assert sde_passage_time(np.array([c]), lr, batch, 1, "decoupled")[0] == pytest.approx(ou, rel=0.01)
+    assert sde_passage_time(np.array([c]), lr, batch, 1, "decoupled")[0] == pytest.approx(
+        ou, rel=0.01
+    )
 
 
 def test_noise_strength_matches_per_sample_autograd():
@@ -169,7 +171,10 @@ def test_same_seed_same_arrays():
         problem = Regression(500, 2, 1.0, seed=11)
         passage = FirstPassage(64, torch.tensor([1.5 * problem.loss_star], dtype=torch.float64))
         run_chains(
-            start_at_minimum(problem, 64), 3000, *problem.sgd(generator(12), 64, 0.1, 1), 300,
+            start_at_minimum(problem, 64),
+            3000,
+            *problem.sgd(generator(12), 64, 0.1, 1),
+            300,
             lambda trajectory, first: passage.update(problem.loss(trajectory), first),
         )
         return passage.step
@@ -178,13 +183,16 @@ def test_same_seed_same_arrays():
 
 
 @pytest.mark.slow
-def test_smoke_config_end_to_end_and_cached(tmp_path):
-    wd = copy_workflow(tmp_path / "wf")
-    args = ["--cores", "2", "--configfile", "config/test.yaml", "--config", 'claims=["escape"]']
-    snakemake(wd, *args)
+def test_smoke_config_end_to_end_and_cached(smoke_run):
+    """On the shared end-to-end run of every claim (tests/conftest.py)."""
+    wd = smoke_run
+    args = ["--cores", "2", "--configfile", "config/test.yaml"]
     verdict = json.loads((wd / "results/escape/verdict.json").read_text())
     assert {c["id"].split("[")[0] for c in verdict["checks"]} >= {
-        "phi", "escape_slope", "collapse", "noise_proportional_to_loss"
+        "phi",
+        "escape_slope",
+        "collapse",
+        "noise_proportional_to_loss",
     }
     for name in ["phi_vs_batch", "first_passage", "ratio_not_difference", "noise_vs_loss"]:
         assert (wd / f"figures/escape/{name}.png").stat().st_size > 0

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import copy_workflow, snakemake
 from paperclaims.claims import locality as loc
 from paperclaims.config import ConfigError, validate_config
 from paperclaims.seeds import generator
@@ -235,11 +234,9 @@ def test_config_defaults_and_bad_values_name_the_key():
 
 # ---------------------------------------------------------------- end to end
 @pytest.mark.slow
-def test_smoke_config_runs_locality_end_to_end(tmp_path):
-    wd = copy_workflow(tmp_path / "wf")
-    snakemake(
-        wd, "--cores", "2", "--configfile", "config/test.yaml", "--config", 'claims=["locality"]'
-    )
+def test_smoke_config_runs_locality_end_to_end(smoke_run):
+    """On the shared end-to-end run of every claim (tests/conftest.py)."""
+    wd = smoke_run
     verdict = json.loads((wd / "results/locality/verdict.json").read_text())
     ids = [c["id"] for c in verdict["checks"]]
     assert "local_deep_beats_shallow[local_k2, N=64]" in ids

@@ -267,10 +267,9 @@ def test_bad_phases_config_fails_before_any_job(workdir):
 
 
 @pytest.mark.slow
-def test_smoke_config_runs_the_claim_end_to_end(workdir):
-    snakemake(
-        workdir, "--cores", "2", "--configfile", "config/test.yaml", "--config", 'claims=["phases"]'
-    )
+def test_smoke_config_runs_the_claim_end_to_end(smoke_run):
+    """On the shared end-to-end run of every claim (tests/conftest.py)."""
+    workdir = smoke_run
     verdict = json.loads((workdir / "results/phases/verdict.json").read_text())
     assert verdict["claim"] == "phases" and verdict["reconstruction"]
     assert {c["id"].split("[")[0] for c in verdict["checks"]} >= {

@@ -65,7 +65,7 @@ def test_bad_config_fails_before_any_job(workdir, override, key):
 
 def test_smoke_run_produces_figures_verdicts_and_table(smoke_run):
     table = (smoke_run / "figures" / "claims.md").read_text()
-    for claim in ("periodic",):
+    for claim in ("periodic", "escape", "phases", "locality", "saddles"):
         verdict = json.loads((smoke_run / "results" / claim / "verdict.json").read_text())
         assert verdict["claim"] == claim and verdict["checks"]
         for check in verdict["checks"]:
