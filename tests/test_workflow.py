@@ -142,3 +142,11 @@ def test_other_seed_gives_other_arrays(smoke_run, tmp_path):
     with xr.open_dataset(smoke_run / target, engine="h5netcdf") as a:
         with xr.open_dataset(other / target, engine="h5netcdf") as b:
             assert not a["prediction"].equals(b["prediction"])
+
+
+def test_report_builds_with_every_figure_and_notebook(smoke_run):
+    snakemake(smoke_run, "--report", "report.html", *TEST_CONFIG)
+    html = (smoke_run / "report.html").read_text(errors="replace")
+    for claim in ("periodic", "escape", "phases", "locality", "saddles"):
+        assert f"{claim}.html" in html, f"executed notebook of {claim} missing from the report"
+    assert "extrapolation.png" in html and "claims.html" in html
