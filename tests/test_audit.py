@@ -1,0 +1,183 @@
+"""`paperclaims audit`: one real (tiny) periodic run, then one broken copy of it per fault kind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import copy_workflow, snakemake
+from paperclaims.audit import CHECKSUM_ATTR, Auditor, data_checksum, format_text
+from paperclaims.cli import main
+from paperclaims.io import read_dataset, read_provenance, write_dataset
+
+pytestmark = pytest.mark.slow
+
+CLAIMS = 'claims=["periodic"]'
+RUN = "results/periodic/runs/forecast/relu.nc"
+
+
+def _prov(ds: xr.Dataset) -> dict:
+    """The provenance dict write_dataset takes, from a dataset read back (checksum included)."""
+    prov = read_provenance(ds)
+    prov["params"] = json.dumps(prov["params"], sort_keys=True)
+    return prov
+
+
+def stamp_checksum(path: Path) -> None:
+    """Record the data checksum the way the proposed io.write_dataset change would.
+
+    (write_dataset(ds, path, {**prov, "data_sha256": data_checksum(ds)})); the file keeps its
+    mtime so Snakemake's view of the DAG is unchanged.
+    """
+    stat = path.stat()
+    ds = read_dataset(path)
+    write_dataset(ds, path, {**_prov(ds), "data_sha256": data_checksum(ds)})
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    wd = copy_workflow(tmp_path_factory.mktemp("audit") / "wf")
+    snakemake(wd, "--cores", "2", "--configfile", "config/test.yaml", "--config", CLAIMS)
+    for path in sorted((wd / "results").glob("**/*.nc")):
+        stamp_checksum(path)
+    return wd
+
+
+@pytest.fixture
+def wd(built: Path, tmp_path: Path) -> Path:
+    """A private copy of the built workflow (mtimes and .snakemake metadata kept)."""
+    return Path(shutil.copytree(built, tmp_path / "wf", symlinks=True))
+
+
+def audit(wd: Path, *configfiles: str) -> tuple[int, str, dict]:
+    """Exit status, text and JSON of one audit (one DAG build)."""
+    result = Auditor(wd, ["config/test.yaml", *configfiles], [CLAIMS]).run()
+    return (1 if result.faults else 0), format_text(result), result.to_json()
+
+
+def faults_of(report: dict, kind: str) -> dict[str, dict]:
+    return {f["path"]: f for f in report["faults"] if f["kind"] == kind}
+
+
+def rebuild_cmd(path: str, *configfiles: str) -> str:
+    files = " ".join(["config/test.yaml", *configfiles])
+    return f"snakemake --cores 2 --configfile {files} --config 'claims=[\"periodic\"]' --forcerun {path}"
+
+
+def test_clean_run_passes_and_shows_the_chain(wd, capsys):
+    files = ["--configfile", "config/test.yaml"]
+    rc = main(["audit", "--directory", str(wd), *files, "--config", CLAIMS])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    for needle in (
+        "figure figures/periodic/extrapolation.png [rule periodic_plot]: OK",
+        "notebook results/periodic/periodic.ipynb",
+        "measured results/periodic/measured.nc [rule periodic_measure]: OK",
+        f"run {RUN} [rule periodic_train_forecast]: OK",
+        "base_seed=",
+        "versions: python=",
+        "data_sha256=",
+        "audit PASSED: 16 files checked, 0 faults",
+    ):
+        assert needle in text, needle
+
+
+def test_module_entry_point_json(wd):
+    proc = subprocess.run(
+        [sys.executable, "-m", "paperclaims", "audit", "--configfile", "config/test.yaml"]
+        + ["--config", CLAIMS, "--json"],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"] and report["counts"] == dict.fromkeys(report["counts"], 0)
+    entries = report["claims"]["periodic"]
+    assert {e["role"] for e in entries} == {"figure", "notebook", "measured", "run"}
+    runs = [e for e in entries if e["role"] == "run"]
+    assert len(runs) == 6 and all(e["provenance"]["claim"] == "periodic" for e in runs)
+    assert all("data_sha256" in e["provenance"] for e in runs)
+
+
+def test_stale_after_config_change(wd):
+    (wd / "config" / "stale.yaml").write_text("periodic:\n  forecast:\n    steps: 41\n")
+    rc, text, report = audit(wd, "config/stale.yaml")
+    assert rc == 1
+    stale = faults_of(report, "stale")
+    for model in ("relu", "snake_a10"):
+        path = f"results/periodic/runs/forecast/{model}.nc"
+        assert path in stale and "steps: stored 40, config now gives 41" in stale[path]["reason"]
+        assert stale[path]["command"] == rebuild_cmd(path, "config/stale.yaml")
+        assert rebuild_cmd(path, "config/stale.yaml") in text
+    assert "results/periodic/runs/forecast_baselines.nc" not in stale
+    assert report["counts"]["stale"] == 2 and "audit FAILED" in text
+
+
+def test_hand_edited(wd):
+    path = wd / RUN
+    ds = read_dataset(path)
+    ds["train_loss"].values[(0,) * ds["train_loss"].ndim] += 1.0
+    write_dataset(ds, path, _prov(ds))  # keeps the old provenance, checksum included
+    assert read_dataset(path).attrs[CHECKSUM_ATTR] != data_checksum(read_dataset(path))
+    rc, text, report = audit(wd)
+    assert rc == 1
+    edited = faults_of(report, "hand-edited")
+    assert set(edited) == {RUN}
+    assert edited[RUN]["command"] == rebuild_cmd(RUN)
+    assert f"hand-edited: {RUN}" in text and rebuild_cmd(RUN) in text
+    # the edit also made measured.nc older than its input
+    assert "results/periodic/measured.nc" in faults_of(report, "stale")
+
+
+def test_hand_edit_without_checksum_is_caught_by_mtime(wd):
+    path = wd / RUN
+    ds = read_dataset(path)
+    ds.attrs.pop(CHECKSUM_ATTR)
+    ds["train_loss"].values[...] = 0.0
+    write_dataset(ds, path, _prov(ds))
+    rc, text, report = audit(wd)
+    assert rc == 1
+    edited = faults_of(report, "hand-edited")
+    assert set(edited) == {RUN} and "after its job ended" in edited[RUN]["reason"]
+    assert "no checksum recorded" in text
+
+
+def test_truncated(wd):
+    path = wd / RUN
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    rc, text, report = audit(wd)
+    assert rc == 1
+    truncated = faults_of(report, "truncated")
+    assert set(truncated) == {RUN} and truncated[RUN]["command"] == rebuild_cmd(RUN)
+    assert f"truncated: {RUN}" in text and rebuild_cmd(RUN) in text
+
+
+def test_foreign(wd):
+    # a file copied from another rule's place, and a dataset no rule makes and without provenance
+    baseline = "results/periodic/runs/forecast_baselines.nc"
+    shutil.copy2(wd / RUN, wd / baseline)
+    stray = "results/periodic/runs/forecast/stray.nc"
+    xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(wd / stray, engine="h5netcdf")
+    no_prov = "results/periodic/runs/forecast/snake_a10.nc"
+    xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(wd / no_prov, engine="h5netcdf")
+    rc, text, report = audit(wd)
+    assert rc == 1
+    foreign = faults_of(report, "foreign")
+    assert set(foreign) == {baseline, stray, no_prov}
+    assert "rule 'periodic_train_forecast'" in foreign[baseline]["reason"]
+    assert foreign[baseline]["command"] == rebuild_cmd(baseline)
+    assert foreign[stray]["command"] == f"rm {stray}"
+    assert "no provenance" in foreign[no_prov]["reason"]
+    assert foreign[no_prov]["command"] == rebuild_cmd(no_prov)
+    assert "3 foreign" in text and f"rm {stray}" in text

@@ -1,0 +1,7 @@
+"""``python -m paperclaims audit …``"""
+
+import sys
+
+from paperclaims.cli import main
+
+sys.exit(main())
