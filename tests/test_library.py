@@ -39,6 +39,7 @@ def test_write_dataset_stamps_provenance(tmp_path):
     assert prov["params"] == {"lr": 0.1}
     assert prov["base_seed"] == 7 and prov["claim"] == "t" and prov["rule"] == "r"
     assert prov["torch_version"].startswith("2.")
+    assert prov["data_sha256"] == io.data_checksum(back)  # what `paperclaims audit` re-checks
 
 
 def test_write_dataset_is_atomic(tmp_path, monkeypatch):

@@ -22,7 +22,6 @@ subprocess in the workflow directory with the same config files).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
@@ -32,9 +31,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 import yaml
+
+from paperclaims.io import data_checksum
 
 CHECKSUM_ATTR = "provenance_data_sha256"
 FAULT_KINDS = ("stale", "hand-edited", "truncated", "foreign", "missing")
@@ -45,31 +45,6 @@ MTIME_SLACK_S = 2.0
 
 # ---------------------------------------------------------------------------------------------
 # Content checksum (to be recorded by paperclaims.io.write_dataset as provenance_data_sha256)
-
-
-def data_checksum(ds: xr.Dataset) -> str:
-    """sha256 over every variable (data variables and coordinates) of ``ds``, in sorted order.
-
-    Each variable contributes its name, dims, dtype, shape and values. Numbers are hashed as their
-    raw bytes, strings/objects as JSON, so a dataset hashes the same before it is written to
-    netCDF and after it is read back; attrs (provenance included) are not part of the checksum.
-    """
-    digest = hashlib.sha256()
-    for name in sorted(map(str, ds.variables)):
-        var = ds.variables[name]
-        values = np.asarray(var.values)
-        text = values.dtype.kind in "OUS"
-        digest.update(name.encode() + b"\0")
-        digest.update(json.dumps(list(map(str, var.dims))).encode() + b"\0")
-        digest.update(("str" if text else values.dtype.str).encode() + b"\0")
-        digest.update(json.dumps(list(values.shape)).encode() + b"\0")
-        if text:
-            flat = [v.decode() if isinstance(v, bytes) else str(v) for v in values.ravel()]
-            digest.update(json.dumps(flat).encode())
-        else:
-            digest.update(np.ascontiguousarray(values).tobytes())
-        digest.update(b"\1")
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
