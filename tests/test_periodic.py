@@ -82,3 +82,13 @@ def test_co2_series_ships_offline():
     years, ppm = periodic.co2_monthly()
     assert len(ppm) > 500 and np.isfinite(ppm).all()
     assert 1958 <= years[0] < 1959 and ppm[-1] > ppm[0] + 40
+
+
+def test_training_stops_when_every_member_diverges():
+    from paperclaims.nets import train_full_batch
+
+    x = torch.linspace(-1, 1, 16)[:, None]
+    model = EnsembleMLP([1, 8, 1], [1, 2], "relu")
+    when, loss = train_full_batch(model, x, 1e3 * x, steps=500, lr=10.0)
+    assert loss.shape == (2, len(when))
+    assert torch.isnan(loss[:, -1]).all()

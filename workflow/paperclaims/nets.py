@@ -151,7 +151,7 @@ def train_full_batch(
             history.append(per_member.detach().clone())
         if not torch.isfinite(per_member).any():  # all diverged: the rest is NaN arithmetic
             missing = len(when) - len(history)
-            history += [torch.full_like(per_member, float("nan"))] * missing
+            history.extend([torch.full_like(per_member, float("nan"))] * missing)
             break
         if checkpoint is not None:
             checkpoint.maybe_save(
