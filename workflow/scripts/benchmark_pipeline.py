@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--out", default="results/benchmarks/pipeline.json")
     parser.add_argument("--cores", default="2")
     parser.add_argument("--skip-dag", action="store_true", help="only (4) and (5)")
+    parser.add_argument("--keep", help="run the DAG in this folder and keep it (figures, results)")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +102,7 @@ def main() -> None:
             sys.path.insert(0, str(ROOT / "tests"))
             from conftest import copy_workflow
 
-            wd = copy_workflow(Path(tmp) / "wf")
+            wd = copy_workflow(Path(args.keep) if args.keep else Path(tmp) / "wf")
             total = timed_snakemake(wd, "--cores", args.cores)
             noop = timed_snakemake(wd, "--cores", args.cores)
             nb = wd / "workflow" / "notebooks" / "periodic.ipynb"
