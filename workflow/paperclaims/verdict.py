@@ -133,7 +133,7 @@ def write_claims_table(step) -> None:
     """Step function of the ``claims_table`` rule."""
     path = Path(step.output[0])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(claims_table(list(step.input)))
+    path.write_text(claims_table(list(step.input.verdicts)))
 
 
 def render_claims_html(step) -> None:

@@ -14,6 +14,10 @@ CONDA_ENV = "../../envs/paperclaims.yaml"
 # Fails before any job runs, naming the key, the value and what is allowed.
 validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
+# Inputs of every verdict / plot step, so editing them reruns those steps (not the training).
+VERDICT_LIB = str(PACKAGE / "verdict.py")
+PLOT_LIB = str(PACKAGE / "plotting.py")
+
 # Library modules whose edits change every claim's numbers (seeding, batched nets).
 SHARED_SCIENCE = ["seeds.py", "nets.py"]
 

@@ -189,6 +189,7 @@ rule escape_measure:
 rule escape_verdict:
     input:
         measured="results/escape/measured.nc",
+        library=VERDICT_LIB,
     output:
         "results/escape/verdict.json",
     log:
@@ -212,6 +213,7 @@ rule escape_verdict:
 rule escape_plot:
     input:
         notebook="workflow/notebooks/escape.ipynb",
+        library=PLOT_LIB,
         measured="results/escape/measured.nc",
         verdict="results/escape/verdict.json",
     output:

@@ -133,6 +133,7 @@ rule locality_measure:
 rule locality_verdict:
     input:
         measured="results/locality/measured.nc",
+        library=VERDICT_LIB,
     output:
         "results/locality/verdict.json",
     log:
@@ -152,6 +153,7 @@ rule locality_verdict:
 rule locality_plot:
     input:
         notebook="workflow/notebooks/locality.ipynb",
+        library=PLOT_LIB,
         measured="results/locality/measured.nc",
         verdict="results/locality/verdict.json",
     output:

@@ -5,7 +5,7 @@ from paperclaims.claims.periodic import activation_cells
 
 PERIODIC = config["periodic"]
 PERIODIC_EXTRAP = PERIODIC["extrapolation"]
-PERIODIC_CODE = claim_code_hash("periodic")
+PERIODIC_CODE = claim_code_hash("periodic", "fits.py")
 PERIODIC_CELLS = activation_cells(
     PERIODIC_EXTRAP["activations"], PERIODIC_EXTRAP["snake_a"]
 )
@@ -33,7 +33,10 @@ PERIODIC_EXTRAP_SHARED = [
     "n_seeds",
 ]
 PERIODIC_EXTRAP_SHARED += ["x_max", "n_grid", "far_range"]
-PERIODIC_FORECAST_SHARED = [k for k in PERIODIC["forecast"] if k != "models"]
+# the Snake cell carries its a in its name (snake_a10): relu/tanh cells do not depend on it
+PERIODIC_FORECAST_SHARED = [
+    k for k in PERIODIC["forecast"] if k not in ("models", "snake_a")
+]
 
 
 rule periodic_train_extrapolation:
@@ -149,6 +152,7 @@ rule periodic_measure:
 rule periodic_verdict:
     input:
         measured="results/periodic/measured.nc",
+        library=VERDICT_LIB,
     output:
         "results/periodic/verdict.json",
     log:
@@ -172,6 +176,7 @@ rule periodic_verdict:
 rule periodic_plot:
     input:
         notebook="workflow/notebooks/periodic.ipynb",
+        library=PLOT_LIB,
         measured="results/periodic/measured.nc",
         verdict="results/periodic/verdict.json",
     output:

@@ -2,7 +2,7 @@
 # per data set (every noise level × seed batched in one ensemble) → cleaning + retraining →
 # measure (subset curves, order parameters, AUROC, detected phases) → verdict → papermill figures.
 PHASES = config["phases"]
-PHASES_CODE = claim_code_hash("phases", "training.py", "data.py")
+PHASES_CODE = claim_code_hash("phases", "training.py", "data.py", "fits.py")
 PHASES_FIGURES = ["test_error", "order_parameters", "auroc", "cleaning", "clean_data"]
 
 CLAIM_TARGETS["phases"] = claim_outputs("phases", PHASES_FIGURES)
@@ -96,6 +96,7 @@ rule phases_measure:
 rule phases_verdict:
     input:
         measured="results/phases/measured.nc",
+        library=VERDICT_LIB,
     output:
         "results/phases/verdict.json",
     log:
@@ -115,6 +116,7 @@ rule phases_verdict:
 rule phases_plot:
     input:
         notebook="workflow/notebooks/phases.ipynb",
+        library=PLOT_LIB,
         measured="results/phases/measured.nc",
         verdict="results/phases/verdict.json",
     output:

@@ -3,7 +3,8 @@
 
 rule claims_table:
     input:
-        verdict_files(),
+        verdicts=verdict_files(),
+        library=VERDICT_LIB,
     output:
         "figures/claims.md",
     log:

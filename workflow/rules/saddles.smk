@@ -110,6 +110,7 @@ rule saddles_measure:
 rule saddles_verdict:
     input:
         measured="results/saddles/measured.nc",
+        library=VERDICT_LIB,
     output:
         "results/saddles/verdict.json",
     log:
@@ -129,6 +130,7 @@ rule saddles_verdict:
 rule saddles_plot:
     input:
         notebook="workflow/notebooks/saddles.ipynb",
+        library=PLOT_LIB,
         measured="results/saddles/measured.nc",
         verdict="results/saddles/verdict.json",
     output:

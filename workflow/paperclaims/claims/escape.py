@@ -289,7 +289,7 @@ def train_noise(step) -> None:
     from paperclaims.data import load
 
     p = step.params
-    data = load(p["dataset"], seed=p["data_seed"], n_train=p["n_train"])
+    data = load(p["dataset"], seed=p["cell_seed"] % 2**32, n_train=p["n_train"])  # from the base seed
     x = torch.as_tensor(data.x_train, dtype=DTYPE)
     y = torch.nn.functional.one_hot(torch.as_tensor(data.y_train), data.n_classes).to(DTYPE)
     n = len(x)
@@ -606,7 +606,8 @@ def verdict(step) -> None:
         "(large-c) statement of the SDE, and the SDE curves (decoupled and exact noise, in the "
         "details) are computed by quadrature for the same c."
     )
-    falling = bool(np.all(np.diff(slopes) < 0))
+    by_dim = [s for _, s in sorted(zip(m["dim"].values, slopes, strict=True))]
+    falling = bool(np.all(np.diff(by_dim) < 0))
     checks.append(
         Check(
             id="escape_slope_falls_with_d",

@@ -184,7 +184,7 @@ def train_forecast(step) -> None:
         [1, p["width"], p["width"], 1],
         member_seeds(p["cell_seed"], p["n_seeds"]),
         activation,
-        snake_a=p["snake_a"] if activation == "snake" else 1.0,
+        snake_a=a,
         learnable_a=activation == "snake",
         init=p["init"],
         dtype=dtype,
@@ -436,23 +436,6 @@ def verdict(step) -> None:
                     details={"train_mse": _train_mse(m)},
                 )
             )
-        sarima = float(m["baseline_mse"].sel(baseline="sarima"))
-        checks.append(
-            Check(
-                id="co2_snake_vs_sarima",
-                statement="Mauna Loa CO2 forecast: Snake mean test MSE below the SARIMA(1,1,1)(0,1,1)12 baseline",
-                expected={
-                    "trend": "Snake < ARIMA",
-                    "source": "Table 2 (Wilshire 5000: 0.0089 vs 0.0215)",
-                },
-                measured=float(snake_err.mean()),
-                tolerance=f"Snake mean < SARIMA ({sarima:.4g})",
-                passed=bool(snake_err.mean() < sarima),
-                details={
-                    "seasonal_naive_mse": float(m["baseline_mse"].sel(baseline="seasonal_naive"))
-                },
-            )
-        )
     write_verdict(
         step.output[0],
         claim="periodic",
@@ -492,6 +475,16 @@ def _notes(checks: list[Check], m: xr.Dataset) -> list[str]:
             f"CO2: mean training MSE per net (standardized units): {train}. A smooth trend without "
             "the seasonal cycle scores about 0.05 on the training part; a net near that level did not "
             "fit the seasons at this step budget (config/paper.yaml trains longer)."
+        )
+    if "baseline_mse" in m:
+        base = {str(b): float(m["baseline_mse"].sel(baseline=b)) for b in m["baseline"].values}
+        snake = [k for k in m["forecast_model"].values if str(k).startswith("snake")]
+        ours = float(m["forecast_mse"].sel(forecast_model=snake[0]).mean()) if snake else float("nan")
+        notes.append(
+            "CO2 baselines (shown, not a check): test MSE seasonal naive with drift "
+            f"{base.get('seasonal_naive', float('nan')):.3g}, SARIMA(1,1,1)(0,1,1)12 "
+            f"{base.get('sarima', float('nan')):.3g}, Snake {ours:.3g}. The paper's Table 2 (Wilshire 5000, "
+            "another series) has Snake 0.0089 below ARIMA 0.0215."
         )
     notes.append(
         "Counter-evidence: Belcak & Wattenhofer (arXiv 2209.10280) report Snake failing with a "
