@@ -285,3 +285,45 @@ def test_smoke_config_runs_the_claim_end_to_end(smoke_run):
     }
     for name in ("test_error", "order_parameters", "auroc", "cleaning", "clean_data"):
         assert (workdir / f"figures/phases/{name}.png").stat().st_size > 0
+
+
+def test_train_sgd_resumes_from_checkpoint_with_identical_weights(tmp_path):
+    """A run interrupted after a checkpoint and rerun ends exactly where an uninterrupted one does."""
+    from paperclaims.checkpoint import Checkpoint
+    from paperclaims.nets import EnsembleMLP
+    from paperclaims.seeds import generator
+    from paperclaims.training import train_sgd
+
+    x = torch.randn(64, 5, generator=generator(0))
+    labels = torch.randint(0, 3, (2, 64), generator=generator(1))
+
+    def run(checkpoint=None, stop_at=None):
+        model = EnsembleMLP([5, 8, 3], [3, 4], "relu")
+        recorded = {"loss": []}
+
+        def on_record(it):
+            recorded["loss"].append(float(it))
+            if it == stop_at:
+                raise KeyboardInterrupt  # stands in for SIGKILL, after the step's checkpoint
+
+        kwargs = dict(steps=40, lr=0.1, batch_size=8, gen=generator(2), record=[0, 10, 20, 30, 40])
+        train_sgd(
+            model,
+            x,
+            labels,
+            on_record=on_record,
+            checkpoint=checkpoint,
+            recorded=recorded,
+            **kwargs,
+        )
+        return model, recorded
+
+    clean, clean_rec = run()
+    ckpt = Checkpoint(tmp_path / "ckpt.pt", every_seconds=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        run(ckpt, stop_at=20)
+    assert ckpt.path.exists()
+    resumed, resumed_rec = run(Checkpoint(tmp_path / "ckpt.pt", every_seconds=0.0))
+    for a, b in zip(clean.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert resumed_rec == clean_rec

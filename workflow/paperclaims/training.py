@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
+from paperclaims.checkpoint import Checkpoint
 from paperclaims.nets import EnsembleMLP
 
 
@@ -78,20 +79,33 @@ def train_sgd(
     record: list[int] | None = None,
     on_record=None,
     keep: torch.Tensor | None = None,
+    checkpoint: Checkpoint | None = None,
+    recorded: dict | None = None,
 ) -> None:
     """Plain minibatch SGD (no momentum, no weight decay) on cross-entropy, every member at once;
     minibatches of ``batch_size`` i.i.d. draws from each member's samples (``MinibatchSampler``).
 
     ``keep`` (members, N) bool restricts each member to its own training subset. At each step in
     ``record`` (1-based; 0 means before the first step) ``on_record(step)`` is called.
+    With ``checkpoint``, the weights, the minibatch generator and ``recorded`` (the caller's
+    dict of recorded curves, filled by ``on_record``) are saved at intervals, and a rerun resumes
+    from them with identical results.
     """
     params = list(model.parameters())
     keep = torch.ones_like(labels, dtype=torch.bool) if keep is None else keep
     sample = MinibatchSampler(keep, batch_size, gen)
     record = set(record or [])
-    if 0 in record and on_record is not None:
+    recorded = {} if recorded is None else recorded
+    start = 1
+    if checkpoint is not None and (state := checkpoint.load()) is not None:
+        model.load_state_dict(state["model"])
+        gen.set_state(state["generator"])
+        for key, values in state["recorded"].items():
+            recorded[key][:] = values
+        start = state["step"] + 1
+    elif 0 in record and on_record is not None:
         on_record(0)
-    for it in range(1, steps + 1):
+    for it in range(start, steps + 1):
         xb, yb = gather_batch(x, labels, sample())
         loss = per_sample_loss(model(xb), yb).mean(dim=1).sum()
         grads = torch.autograd.grad(loss, params)
@@ -100,6 +114,15 @@ def train_sgd(
                 p.sub_(lr * g)
         if it in record and on_record is not None:
             on_record(it)
+        if checkpoint is not None:
+            checkpoint.maybe_save(
+                it,
+                lambda: {
+                    "model": model.state_dict(),
+                    "generator": gen.get_state(),
+                    "recorded": recorded,
+                },
+            )
 
 
 # ---------------------------------------------------------------- gradients

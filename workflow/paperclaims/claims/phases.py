@@ -174,6 +174,8 @@ def train(step) -> None:
         gen=gen,
         record=when,
         on_record=on_record,
+        checkpoint=step.checkpoint(),
+        recorded=rec,
     )
     step.write(_run_dataset(p, rec, when, labels_np, wrong_np, ds, seeds), step.output[0])
 
@@ -366,6 +368,8 @@ def clean_and_retrain(step) -> None:
         record=when,
         on_record=on_record,
         keep=keep,
+        checkpoint=step.checkpoint(),
+        recorded={"test_err": test_err},
     )
     mislabeled = noisy["mislabeled"].values
     precision = (drop & mislabeled).sum(-1) / np.maximum(drop.sum(-1), 1)
