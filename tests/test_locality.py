@@ -244,3 +244,36 @@ def test_smoke_config_runs_locality_end_to_end(smoke_run):
     assert verdict["reconstruction"]
     for name in ("error_vs_depth", "fit_epochs"):
         assert (wd / f"figures/locality/{name}.png").stat().st_size > 0
+
+
+def test_training_resumes_from_checkpoint_with_identical_results(tmp_path, caplog):
+    """Interrupted after an epoch's checkpoint and rerun, training ends as an uninterrupted run."""
+    from paperclaims.checkpoint import Checkpoint
+    from paperclaims.seeds import generator
+
+    class KilledAfter(Checkpoint):
+        def maybe_save(self, step, state):
+            super().maybe_save(step, state)
+            if step == 2:
+                raise KeyboardInterrupt  # stands in for SIGKILL
+
+    p = {"optimizer": "adam", "lr": 1e-3, "max_epochs": 5, "batch_size": 16, "loss": "mse"}
+    x = torch.randn(2, 64, 6, generator=generator(0))
+    y = torch.sign(torch.randn(2, 64, generator=generator(1)))
+
+    def run(checkpoint=None):
+        model = loc.he_mlp(6, 16, 2, [5, 6], torch.float32, "cpu")
+        out = loc.fit_to_zero_error(model, x, y, x, y, p, generator(3), checkpoint=checkpoint)
+        return model, out
+
+    clean_model, clean = run()
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run(KilledAfter(path, every_seconds=0.0))
+    with caplog.at_level("INFO", logger="paperclaims"):
+        resumed_model, resumed = run(Checkpoint(path, every_seconds=0.0))
+    assert "resuming from checkpoint" in caplog.text and "at step 2" in caplog.text
+    for a, b in zip(clean_model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(clean, resumed, strict=True):
+        assert torch.equal(a, b) or torch.allclose(a, b, equal_nan=True)

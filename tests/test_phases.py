@@ -287,7 +287,7 @@ def test_smoke_config_runs_the_claim_end_to_end(smoke_run):
         assert (workdir / f"figures/phases/{name}.png").stat().st_size > 0
 
 
-def test_train_sgd_resumes_from_checkpoint_with_identical_weights(tmp_path):
+def test_train_sgd_resumes_from_checkpoint_with_identical_weights(tmp_path, caplog):
     """A run interrupted after a checkpoint and rerun ends exactly where an uninterrupted one does."""
     from paperclaims.checkpoint import Checkpoint
     from paperclaims.nets import EnsembleMLP
@@ -323,7 +323,9 @@ def test_train_sgd_resumes_from_checkpoint_with_identical_weights(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run(ckpt, stop_at=20)
     assert ckpt.path.exists()
-    resumed, resumed_rec = run(Checkpoint(tmp_path / "ckpt.pt", every_seconds=0.0))
+    with caplog.at_level("INFO", logger="paperclaims"):
+        resumed, resumed_rec = run(Checkpoint(tmp_path / "ckpt.pt", every_seconds=0.0))
+    assert "resuming from checkpoint" in caplog.text and "at step 19" in caplog.text
     for a, b in zip(clean.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
     assert resumed_rec == clean_rec

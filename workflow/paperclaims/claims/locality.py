@@ -223,13 +223,22 @@ class _Optimizer:
         for q in self.params:
             q.grad = None
 
+    def state_dict(self) -> dict:
+        return {"m": self.m, "v": self.v, "t": self.t}
 
-def fit_to_zero_error(model, x, y, x_test, y_test, p, gen):
+    def load_state_dict(self, state: dict) -> None:
+        for mine, saved in zip([*self.m, *self.v], [*state["m"], *state["v"]], strict=True):
+            mine.copy_(saved)
+        self.t = state["t"]
+
+
+def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
     """Minibatch training of all members at once until each fits its training set (or the cap).
 
     x (members, N, d), y (members, N). A member's test error is recorded at the first epoch
     its training error is zero; members never fitting are evaluated at the cap.
     Returns (test_error, fit_epoch (0 = not fitted), train_error per epoch (members, epochs)).
+    With ``checkpoint`` the whole state is saved between epochs and a rerun resumes from it.
     """
     members, n = y.shape
     opt = _Optimizer(model.parameters(), p["optimizer"], p["lr"])
@@ -241,7 +250,14 @@ def fit_to_zero_error(model, x, y, x_test, y_test, p, gen):
         with torch.no_grad():
             return (model(inputs)[..., 0] * targets <= 0).double().mean(1).cpu()
 
-    for epoch in range(1, p["max_epochs"] + 1):
+    first = 1
+    if checkpoint is not None and (state := checkpoint.load()) is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        fit_epoch, test_error, history = state["fit_epoch"], state["test_error"], state["history"]
+        first = state["step"] + 1
+    for epoch in range(first, p["max_epochs"] + 1):
         order = torch.randperm(n, generator=gen).to(x.device)
         for start in range(0, n, p["batch_size"]):
             idx = order[start : start + p["batch_size"]]
@@ -257,6 +273,18 @@ def fit_to_zero_error(model, x, y, x_test, y_test, p, gen):
             fit_epoch[newly] = epoch
         if bool((fit_epoch > 0).all()):
             break
+        if checkpoint is not None:
+            checkpoint.maybe_save(
+                epoch,
+                lambda: {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "generator": gen.get_state(),
+                    "fit_epoch": fit_epoch,
+                    "test_error": test_error,
+                    "history": history,
+                },
+            )
     unfitted = fit_epoch == 0
     if unfitted.any():
         test_error[unfitted] = errors(x_test, y_test)[unfitted]
@@ -282,7 +310,7 @@ def train(step) -> None:
     yt = per_member(y_test).to(device=device, dtype=dtype)
     model = he_mlp(p["d"], p["width"], p["depth"], seeds, dtype, device)
     test_error, fit_epoch, history = fit_to_zero_error(
-        model, xs, ys, xt, yt, p, generator(p["cell_seed"])
+        model, xs, ys, xt, yt, p, generator(p["cell_seed"]), checkpoint=step.checkpoint()
     )
     shape = (n_targets, n_seeds)
     ds = xr.Dataset(
