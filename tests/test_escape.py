@@ -17,6 +17,7 @@ from paperclaims.claims.escape import (
     phi_theory,
     sde_passage_time,
     start_at_minimum,
+    train_noise,
 )
 from paperclaims.nets import EnsembleMLP
 from paperclaims.seeds import generator
@@ -198,3 +199,48 @@ def test_smoke_config_end_to_end_and_cached(smoke_run):
         assert (wd / f"figures/escape/{name}.png").stat().st_size > 0
     again = snakemake(wd, *args, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
+    tmp_path, monkeypatch, caplog
+):
+    """Killed after an epoch's checkpoint and rerun, the noise ∝ loss job ends as an uninterrupted one."""
+    import xarray as xr
+    from paperclaims import checkpoint as ckpt_module
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+
+    monkeypatch.setenv("PAPERCLAIMS_CHECKPOINT_SECONDS", "0")
+    params = {
+        "dataset": "digits",
+        "n_train": 0,
+        "hidden": [8],
+        "lr": 0.05,
+        "batch": 64,
+        "epochs": 4,
+        "n_seeds": 2,
+        "cell_seed": 11,
+    }
+
+    def run(out):
+        step = Step("escape", "escape_train_noise", [], [str(out)], dict(params), base_seed=0)
+        train_noise(step)
+        step.checkpoint().clear()  # as runner.run_step does after success
+        return read_dataset(out)
+
+    clean = run(tmp_path / "clean.nc")
+    save = ckpt_module.Checkpoint.maybe_save
+
+    def killed_after_epoch_2(self, step, state):
+        save(self, step, state)
+        if step == 2:
+            raise KeyboardInterrupt  # stands in for SIGKILL
+
+    monkeypatch.setattr(ckpt_module.Checkpoint, "maybe_save", killed_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed.nc")
+    monkeypatch.setattr(ckpt_module.Checkpoint, "maybe_save", save)
+    with caplog.at_level("INFO", logger="paperclaims"):
+        resumed = run(tmp_path / "killed.nc")
+    assert "resuming from checkpoint" in caplog.text
+    xr.testing.assert_equal(clean[["noise", "loss"]], resumed[["noise", "loss"]])

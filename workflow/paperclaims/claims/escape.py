@@ -214,7 +214,10 @@ def simulate_stationary(step) -> None:
     )
     ds = xr.Dataset(
         {"loss_ratio": (("chain", "sample"), samples, {"units": "L / L*"})},
-        coords={"chain": np.arange(chains), "sample": ("sample", sample_steps, {"units": "iteration"})},
+        coords={
+            "chain": np.arange(chains),
+            "sample": ("sample", sample_steps, {"units": "iteration"}),
+        },
         attrs={
             "lr": p["lr"],
             "batch": p["batch"],
@@ -234,7 +237,9 @@ def simulate_first_passage(step) -> None:
     p = step.params
     gen = generator(p["cell_seed"])
     # the ratio cells share one data set (``data_seed``): labels σ y₀ on the same inputs
-    problem = Regression(p["n_data"], p["dim"], p["label_noise"], p.get("data_seed", p["cell_seed"]))
+    problem = Regression(
+        p["n_data"], p["dim"], p["label_noise"], p.get("data_seed", p["cell_seed"])
+    )
     chains = p["chains"]
     if p.get("delta_loss"):
         delta = np.asarray(p["delta_loss"], dtype=float)
@@ -289,7 +294,9 @@ def train_noise(step) -> None:
     from paperclaims.data import load
 
     p = step.params
-    data = load(p["dataset"], seed=p["cell_seed"] % 2**32, n_train=p["n_train"])  # from the base seed
+    data = load(
+        p["dataset"], seed=p["cell_seed"] % 2**32, n_train=p["n_train"]
+    )  # from the base seed
     x = torch.as_tensor(data.x_train, dtype=DTYPE)
     y = torch.nn.functional.one_hot(torch.as_tensor(data.y_train), data.n_classes).to(DTYPE)
     n = len(x)
@@ -301,7 +308,13 @@ def train_noise(step) -> None:
     gen = generator(derive_seed(p["cell_seed"], "batches"))
     members = len(seeds)
     noise, loss = [], []
-    for epoch in range(p["epochs"] + 1):
+    checkpoint, first = step.checkpoint(), 0
+    if (state := checkpoint.load()) is not None:  # a killed job resumes where it was
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        noise, loss, first = state["noise"], state["loss"], state["step"] + 1
+    for epoch in range(first, p["epochs"] + 1):
         n_e, l_e = noise_strength(model, x, y)
         noise.append(n_e)
         loss.append(l_e)
@@ -314,6 +327,16 @@ def train_noise(step) -> None:
             per_member = ((model(x[idx]) - y[idx]) ** 2).sum(-1).mean(-1) / 2
             per_member.sum().backward()
             opt.step()
+        checkpoint.maybe_save(
+            epoch,
+            lambda: {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "noise": noise,
+                "loss": loss,
+            },
+        )
     ds = xr.Dataset(
         {
             "noise": (("seed", "epoch"), torch.stack(noise, 1).numpy(), {"long_name": "𝒩"}),
@@ -425,8 +448,11 @@ def _measure_stationary(paths: list[str]) -> xr.Dataset:
                 "ccdf_fit": ("excess", 2 * stats.t.sf(np.sqrt(excess_grid * nu), nu)),
                 "ccdf_theory": (
                     "excess",
-                    2 * stats.t.sf(np.sqrt(excess_grid * (2 * phi_theory(lr, batch, h) - 1)),
-                                   2 * phi_theory(lr, batch, h) - 1),
+                    2
+                    * stats.t.sf(
+                        np.sqrt(excess_grid * (2 * phi_theory(lr, batch, h) - 1)),
+                        2 * phi_theory(lr, batch, h) - 1,
+                    ),
                 ),
             },
             coords={"excess": excess_grid},
@@ -601,7 +627,9 @@ def verdict(step) -> None:
     )
     notes.append(
         "First passage: log–log slope over the lower / upper half of each c range: "
-        + "; ".join(f"d = {d}: {lo:.3g} / {up:.3g}" for d, lo, up in zip(m["dim"].values, lower, upper))
+        + "; ".join(
+            f"d = {d}: {lo:.3g} / {up:.3g}" for d, lo, up in zip(m["dim"].values, lower, upper)
+        )
         + ". Equal halves would mean a pure power law in c; the paper's slope is an asymptotic "
         "(large-c) statement of the SDE, and the SDE curves (decoupled and exact noise, in the "
         "details) are computed by quadrature for the same c."
@@ -633,7 +661,10 @@ def verdict(step) -> None:
                 statement=f"{process}: curves ln t_p at several label-noise scales (different L*) "
                 f"collapse against {collapse_axis} and separate against {other_axis}; measured = "
                 f"mean over the shared range of the std across L* of ln t_p at fixed {collapse_axis}",
-                expected={"trend": trend, "source": "paper §4 (escape rate ∝ (L_s/L*)^−…) vs Langevin"},
+                expected={
+                    "trend": trend,
+                    "source": "paper §4 (escape rate ∝ (L_s/L*)^−…) vs Langevin",
+                },
                 measured=tight,
                 tolerance=f"spread ≤ {tol:g} and spread at fixed {other_axis} ≥ 3× larger",
                 passed=bool(tight <= tol and loose >= 3 * tight),
