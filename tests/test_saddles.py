@@ -218,3 +218,31 @@ def test_simulate_phases_collapses_where_theory_says(tmp_path):
     saddles.simulate_phases(_step(tmp_path, params, "c.nc"))
     uw = xr.open_dataset(tmp_path / "c.nc")["uw"].sel(noise=sigma).values
     assert np.mean(np.abs(uw) < 1e-6) > 0.8
+
+
+def test_phase_chains_resume_from_checkpoint_identically(tmp_path, caplog):
+    from paperclaims.checkpoint import Checkpoint
+    from paperclaims.seeds import generator
+
+    class KilledAfter(Checkpoint):
+        def maybe_save(self, step, state):
+            super().maybe_save(step, state)
+            if step == 30:
+                raise KeyboardInterrupt  # stands in for SIGKILL
+
+    lrs = torch.tensor([0.1, 1.0], dtype=torch.float64)
+    noise = torch.tensor([0.0, 2.0], dtype=torch.float64)
+    kwargs = dict(batch=2, slope=0.25, chains=8, steps=60, init_scale=0.01, window=0.2)
+    clean = saddles.run_phase_chains(lrs, noise, gen=generator(4), **kwargs)
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        saddles.run_phase_chains(
+            lrs, noise, gen=generator(4), checkpoint=KilledAfter(path, 0.0), **kwargs
+        )
+    with caplog.at_level("INFO", logger="paperclaims"):
+        resumed = saddles.run_phase_chains(
+            lrs, noise, gen=generator(4), checkpoint=Checkpoint(path, 0.0), **kwargs
+        )
+    assert "resuming from checkpoint" in caplog.text and "at step 30" in caplog.text
+    for key in ("uw", "window_mean_uw", "window_negative_fraction"):
+        torch.testing.assert_close(clean[key], resumed[key], rtol=0, atol=0, equal_nan=True)

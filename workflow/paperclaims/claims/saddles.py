@@ -26,6 +26,7 @@ import torch
 import xarray as xr
 from scipy import integrate, interpolate, special, stats
 
+from paperclaims.checkpoint import Checkpoint
 from paperclaims.fits import line_fit
 from paperclaims.io import read_dataset
 from paperclaims.seeds import generator
@@ -234,9 +235,7 @@ def simulate_multiplier(step) -> None:
     every = max(p["steps"] // p["checkpoints"], 1)
     when, mean_log = [], []
     for t in range(1, p["steps"] + 1):
-        h = mean + sd * torch.randn(
-            p["chains"], generator=gen, dtype=dtype, device=device
-        )
+        h = mean + sd * torch.randn(p["chains"], generator=gen, dtype=dtype, device=device)
         log_abs_z += torch.log(torch.abs(1 - lrs[:, None] * h))
         if t % every == 0 or t == p["steps"]:
             when.append(t)
@@ -274,12 +273,14 @@ def run_phase_chains(
     init_scale: float,
     window: float,
     gen: torch.Generator,
+    checkpoint: Checkpoint | None = None,
 ) -> dict:
     """Advance every (λ, σ) cell × chain as one (lr, noise, chain) tensor; u·w at the end and its
     mean / sign over the last ``window`` fraction of steps.
 
     Minibatch moments are drawn exactly from their sufficient statistics (B·S_xx from B normals;
     Σ x_i ε_i | x ~ N(0, B·S_xx)); all cells share the draws (common random numbers).
+    With ``checkpoint`` the chains' state is saved at intervals and a rerun resumes from it.
     """
     dtype, device = lrs.dtype, lrs.device
     shape = (len(lrs), len(noise), chains)
@@ -289,9 +290,15 @@ def run_phase_chains(
     window_start = steps - max(int(window * steps), 1)
     window_sum = torch.zeros(shape, dtype=dtype, device=device)
     window_negative = torch.zeros(shape, dtype=dtype, device=device)
+    first = 0
+    if checkpoint is not None and (state := checkpoint.load()) is not None:
+        u, w = state["u"], state["w"]
+        window_sum, window_negative = state["window_sum"], state["window_negative"]
+        gen.set_state(state["generator"])
+        first = state["step"] + 1
     flush = torch.set_flush_denormal(True)  # collapsing chains underflow: keep them fast
     try:
-        for t in range(steps):
+        for t in range(first, steps):
             x = torch.randn(chains, batch, generator=gen, dtype=dtype, device=device)
             s_xx = (x * x).mean(dim=1)
             z = torch.randn(chains, generator=gen, dtype=dtype, device=device)
@@ -301,6 +308,17 @@ def run_phase_chains(
                 uw = u * w
                 window_sum += uw
                 window_negative += uw < 0
+            if checkpoint is not None:
+                checkpoint.maybe_save(
+                    t,
+                    lambda u=u, w=w, total=window_sum, negative=window_negative: {
+                        "u": u,
+                        "w": w,
+                        "window_sum": total,
+                        "window_negative": negative,
+                        "generator": gen.get_state(),
+                    },
+                )
     finally:
         if flush:
             torch.set_flush_denormal(False)
@@ -331,6 +349,7 @@ def simulate_phases(step) -> None:
         init_scale=p["init_scale"],
         window=p["window"],
         gen=generator(p["cell_seed"], device),
+        checkpoint=step.checkpoint(),
     )
     dims = ("lr", "noise", "chain")
     ds = xr.Dataset(
