@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import torch
 
 
 def _key_words(key: str) -> list[int]:
@@ -36,7 +35,10 @@ def member_seeds(cell_seed: int, n: int) -> list[int]:
     return [derive_seed(cell_seed, "member", i) for i in range(n)]
 
 
-def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+def generator(seed: int, device="cpu"):
+    """A torch.Generator seeded with ``seed`` (torch imported here: Snakefiles import this module)."""
+    import torch
+
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed))
     return gen

@@ -19,7 +19,7 @@ VERDICT_LIB = str(PACKAGE / "verdict.py")
 PLOT_LIB = str(PACKAGE / "plotting.py")
 
 # Library modules whose edits change every claim's numbers (seeding, batched nets).
-SHARED_SCIENCE = ["seeds.py", "nets.py"]
+SHARED_SCIENCE = ["seeds.py", "nets.py", "cells.py"]
 
 # Each claim's .smk registers the final files of its claim here.
 CLAIM_TARGETS = {}

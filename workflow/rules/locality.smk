@@ -1,7 +1,7 @@
 # Claim `locality` (Mori & Ueda 2020/2022): depth helps k-local targets and hurts k-global
 # ones; the NTK misses it. Train (one job per n_train × depth cell, every target × seed in one
 # ensemble) and NTK regression (one job per n_train, every depth) → measure → verdict → figures.
-from paperclaims.claims.locality import target_names
+from paperclaims.cells import target_names
 
 LOCALITY = config["locality"]
 LOCALITY_CODE = claim_code_hash("locality", "fits.py")

@@ -1,7 +1,7 @@
 # Claim `periodic` (Ziyin, Hartwig, Ueda 2020): ReLU/tanh fail to extrapolate periodic
 # functions; Snake x + sin²(ax)/a fixes it. Train (one job per target × activation cell, all
 # seeds batched) → measure → verdict → papermill figures.
-from paperclaims.claims.periodic import activation_cells
+from paperclaims.cells import activation_cells
 
 PERIODIC = config["periodic"]
 PERIODIC_EXTRAP = PERIODIC["extrapolation"]

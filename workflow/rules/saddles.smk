@@ -4,7 +4,7 @@
 # rates × chains batched. (B) phase diagram of f = u·w·x: one job per batch size, all λ × σ × chains
 # batched. → measure → verdict → papermill figures.
 
-from paperclaims.claims.saddles import case_name
+from paperclaims.cells import case_name
 
 SADDLES = config["saddles"]
 SADDLES_THEOREM = SADDLES["theorem"]

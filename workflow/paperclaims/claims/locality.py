@@ -14,13 +14,13 @@ infinite width their NTK in NTK parametrization is the analytic recursion below 
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import torch
 import xarray as xr
 
+from paperclaims.cells import LABEL_TYPES, parse_target, target_names  # noqa: F401 (re-exported)
 from paperclaims.fits import bootstrap
 from paperclaims.io import read_dataset
 from paperclaims.nets import EnsembleMLP
@@ -36,24 +36,11 @@ RECONSTRUCTION = (
     "(shared/claims/locality.md): family A k-global = sgn(Σ_i ∏_j x_{i+j}), family B k-global = "
     "∏ over k blocks of sgn(block sum); k-local = product of k adjacent coordinates; sgn(0) := +1."
 )
-LABEL_TYPES = ("local", "global")
 SIGMA_W2 = 2.0  # ReLU He scaling: keeps Σ^h(x, x) constant through depth
 SIGMA_B2 = 0.0  # biases start at zero in the finite nets
 
 
 # ---------------------------------------------------------------- targets
-def target_names(label_types: list[str], ks: list[int]) -> list[str]:
-    return [f"{kind}_k{k}" for kind, k in itertools.product(label_types, ks)]
-
-
-def parse_target(name: str) -> tuple[str, int]:
-    """'global_k3' → ('global', 3)."""
-    kind, _, k = name.partition("_k")
-    if kind not in LABEL_TYPES or not k.isdigit():
-        raise ValueError(f"unknown target {name!r}; expected e.g. 'local_k2' or 'global_k3'")
-    return kind, int(k)
-
-
 def _sign(v: torch.Tensor) -> torch.Tensor:
     """sgn with the tie rule sgn(0) = +1, so every label is ±1."""
     return torch.where(v >= 0, 1.0, -1.0).to(v.dtype)

@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 from scipy import integrate, optimize
 
+from paperclaims.cells import activation_cells, parse_activation  # noqa: F401 (re-exported)
 from paperclaims.fits import bootstrap, line_fit
 from paperclaims.io import read_dataset
 from paperclaims.nets import EnsembleMLP, train_full_batch
@@ -38,20 +39,6 @@ def target(name: str, x: torch.Tensor | np.ndarray):
     if name == "sin_plus_sin4":
         return lib.sin(FREQUENCY * x) + lib.sin(4 * FREQUENCY * x) / 4
     raise ValueError(f"unknown target {name!r}")
-
-
-def parse_activation(cell: str) -> tuple[str, float]:
-    """'snake_a10' → ('snake', 10.0); 'relu' → ('relu', 1.0)."""
-    if cell.startswith("snake_a"):
-        return "snake", float(cell[len("snake_a") :])
-    return cell, 1.0
-
-
-def activation_cells(activations: list[str], snake_a: list[float]) -> list[str]:
-    cells = []
-    for name in activations:
-        cells += [f"snake_a{a:g}" for a in snake_a] if name == "snake" else [name]
-    return cells
 
 
 def snake_variance(a: float | np.ndarray) -> float | np.ndarray:
@@ -479,7 +466,9 @@ def _notes(checks: list[Check], m: xr.Dataset) -> list[str]:
     if "baseline_mse" in m:
         base = {str(b): float(m["baseline_mse"].sel(baseline=b)) for b in m["baseline"].values}
         snake = [k for k in m["forecast_model"].values if str(k).startswith("snake")]
-        ours = float(m["forecast_mse"].sel(forecast_model=snake[0]).mean()) if snake else float("nan")
+        ours = (
+            float(m["forecast_mse"].sel(forecast_model=snake[0]).mean()) if snake else float("nan")
+        )
         notes.append(
             "CO2 baselines (shown, not a check): test MSE seasonal naive with drift "
             f"{base.get('seasonal_naive', float('nan')):.3g}, SARIMA(1,1,1)(0,1,1)12 "

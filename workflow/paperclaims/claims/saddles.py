@@ -26,6 +26,7 @@ import torch
 import xarray as xr
 from scipy import integrate, interpolate, special, stats
 
+from paperclaims.cells import case_name, parse_case  # noqa: F401 (re-exported)
 from paperclaims.checkpoint import Checkpoint
 from paperclaims.fits import line_fit
 from paperclaims.io import read_dataset
@@ -201,16 +202,6 @@ def theory_grid(lr: np.ndarray, noise: np.ndarray, batches: list[int], slope: fl
         )
         out[f"second_moment_{name}"] = (("batch", "lr", "noise"), np.array(moment))
     return xr.Dataset(out, coords={"batch": batches, "lr": lr, "noise": noise})
-
-
-def case_name(mean: float, sd: float) -> str:
-    """Wildcard of a theorem-check case: (−1, 4) → 'mean-1_sd4'."""
-    return f"mean{mean:g}_sd{sd:g}"
-
-
-def parse_case(name: str) -> tuple[float, float]:
-    mean, sd = name.removeprefix("mean").split("_sd")
-    return float(mean), float(sd)
 
 
 def lr_grid(lr_min: float, lr_max: float, points: int) -> np.ndarray:
