@@ -15,8 +15,9 @@ CONDA_ENV = "../../envs/paperclaims.yaml"
 validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 # Inputs of every verdict / plot step, so editing them reruns those steps (not the training).
-VERDICT_LIB = str(PACKAGE / "verdict.py")
-PLOT_LIB = str(PACKAGE / "plotting.py")
+# (relative to the working directory: an absolute path would make a moved checkout look stale)
+VERDICT_LIB = "workflow/paperclaims/verdict.py"
+PLOT_LIB = "workflow/paperclaims/plotting.py"
 
 # Library modules whose edits change every claim's numbers (seeding, batched nets).
 SHARED_SCIENCE = ["seeds.py", "nets.py", "cells.py"]
