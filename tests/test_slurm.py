@@ -114,3 +114,39 @@ def test_failing_job_is_reported_failed_and_retried(slurm, tmp_path):
     assert len(failed) >= 2, f"expected the job and its retry to fail in SLURM, saw {failed}"
     assert not (remote / target).exists()
     assert "no CUDA device" in "\n".join(p.read_text() for p in (remote / "logs").rglob("*.log"))
+
+
+def test_job_killed_at_its_time_limit_resumes_on_retry(slurm, tmp_path):
+    """A train job longer than its 2-minute SLURM limit is killed (TIMEOUT); Snakemake resubmits it
+    and the retry resumes from the checkpoint the killed attempt left (not from step 0)."""
+    remote = copy_workflow(tmp_path / "timelimit")
+    (remote / "config" / "long.yaml").write_text(
+        "periodic:\n  extrapolation:\n    width: 512\n    n_train: 256\n    steps: 1000000\n"
+    )
+    target = "results/periodic/runs/extrapolation/sin__snake_a10.nc"
+    before = set(_slurm_jobs())
+    os.environ["PAPERCLAIMS_CHECKPOINT_SECONDS"] = "5"  # the SLURM jobs inherit it
+    try:
+        proc = snakemake(
+            remote,
+            target,
+            *SLURM_ARGS,
+            "--retries",
+            "1",
+            "--set-resources",
+            "periodic_train_extrapolation:runtime=2",
+            *SMOKE,
+            "config/long.yaml",
+            check=False,
+        )
+    finally:
+        del os.environ["PAPERCLAIMS_CHECKPOINT_SECONDS"]
+    assert proc.returncode != 0  # a million steps never fit: both attempts hit the limit
+    states = [
+        state
+        for job_id, (comment, state) in _slurm_jobs().items()
+        if job_id not in before and comment.startswith("rule_periodic_train_extrapolation")
+    ]
+    assert states.count("TIMEOUT") == 2, states
+    log = (remote / "logs/periodic/train_extrapolation/sin__snake_a10.log").read_text()
+    assert "resuming from checkpoint" in log, "the retry started from scratch"
