@@ -51,7 +51,7 @@ def slurm(tmp_path_factory):
 
 
 def _slurm_jobs() -> dict[str, tuple[str, str]]:
-    """job id → (comment, state) of every job slurmctld still remembers (MinJobAge=300 s).
+    """job id → (comment, state) of every job slurmctld still remembers (slurm_up.sh sets MinJobAge=3600 s).
 
     The SLURM executor puts the rule and wildcards into each job's comment."""
     out = subprocess.run(

@@ -39,7 +39,8 @@ MpiDefault=none
 MailProg=/bin/true
 ReturnToService=2
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
-MinJobAge=300
+# keep finished jobs in squeue for an hour: the tests read their final states (TIMEOUT, FAILED)
+MinJobAge=3600
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
