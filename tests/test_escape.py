@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from conftest import snakemake
 from paperclaims.claims.escape import (
     Regression,
@@ -16,6 +17,8 @@ from paperclaims.claims.escape import (
     phi_exact_noise,
     phi_theory,
     sde_passage_time,
+    simulate_first_passage,
+    simulate_stationary,
     start_at_minimum,
     train_noise,
 )
@@ -244,3 +247,74 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
         resumed = run(tmp_path / "killed.nc")
     assert "resuming from checkpoint" in caplog.text
     xr.testing.assert_equal(clean[["noise", "loss"]], resumed[["noise", "loss"]])
+
+
+@pytest.mark.parametrize(
+    ("simulate", "params"),
+    [
+        (
+            simulate_stationary,
+            {"lr": 0.1, "batch": 1, "burn_in": 300, "thin": 100, "n_samples": 25},
+        ),
+        (
+            simulate_first_passage,
+            {"process": "sgd", "dim": 1, "lr": 0.1, "batch": 1, "c": [1.5, 3.0]},
+        ),
+        (
+            simulate_first_passage,
+            {
+                "process": "langevin",
+                "dim": 2,
+                "lr": 0.1,
+                "batch": 1,
+                "delta_loss": [0.3, 1.0],
+                "langevin_reference_loss": 0.5,
+            },
+        ),
+    ],
+    ids=["stationary", "first_passage_sgd", "first_passage_langevin"],
+)
+def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
+    simulate, params, tmp_path, monkeypatch, caplog
+):
+    """Killed after a chunk's checkpoint and rerun, a chain simulation ends as an uninterrupted one
+    (θ, the generator and the observer's arrays are all restored)."""
+    from paperclaims import checkpoint as ckpt_module
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+
+    monkeypatch.setenv("PAPERCLAIMS_CHECKPOINT_SECONDS", "0")
+    # 2000 chains make chunks of a few hundred steps, so the run spans several checkpoints
+    params = {
+        "n_data": 500,
+        "label_noise": 1.0,
+        "chains": 2000,
+        "max_steps": 3000,
+        "cell_seed": 21,
+        **params,
+    }
+
+    def run(out):
+        step = Step("escape", "escape_simulate", [], [str(out)], dict(params), base_seed=0)
+        simulate(step)
+        step.checkpoint().clear()  # as runner.run_step does after success
+        return read_dataset(out)
+
+    clean = run(tmp_path / "clean.nc")
+    save = ckpt_module.Checkpoint.save
+    saves = []
+
+    def killed_after_second_save(self, step, state):
+        save(self, step, state)
+        saves.append(step)
+        if len(saves) == 2:
+            raise KeyboardInterrupt  # stands in for SIGKILL
+
+    monkeypatch.setattr(ckpt_module.Checkpoint, "save", killed_after_second_save)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed.nc")
+    monkeypatch.setattr(ckpt_module.Checkpoint, "save", save)
+    with caplog.at_level("INFO", logger="paperclaims"):
+        resumed = run(tmp_path / "killed.nc")
+    assert f"at step {saves[-1]}" in caplog.text, "the rerun did not resume from the checkpoint"
+    xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())

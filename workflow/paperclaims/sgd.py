@@ -4,10 +4,13 @@ first-passage bookkeeping over a (chains,) tensor, and the censored mean of pass
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from paperclaims.checkpoint import Checkpoint
 
 
 def chunk_length(chains: int, floats_per_chain_step: int, budget: int = 1 << 22) -> int:
@@ -22,6 +25,10 @@ def run_chains(
     update: Callable[..., torch.Tensor],
     chunk: int,
     on_chunk: Callable[[torch.Tensor, int], bool],
+    *,
+    checkpoint: Checkpoint | None = None,
+    gen: torch.Generator | None = None,
+    observed: dict[str, np.ndarray | torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Advance chains θ (chains, d) for ``steps`` steps, all chains as one tensor.
 
@@ -29,8 +36,22 @@ def run_chains(
     ``update(theta, *inputs_of_one_step, out=...)`` writes the next θ into ``out``.
     ``on_chunk(trajectory (k, chains, d), first_step)`` sees θ after each step (first_step counts
     from 1) and returns True to stop early. Returns the final θ.
+
+    With ``checkpoint``, θ, the state of ``gen`` (the generator ``next_chunk`` draws from) and the
+    arrays ``on_chunk`` fills in place (``observed``, name → array) are saved between chunks at
+    intervals; a rerun resumes from them with identical results, since chunk boundaries and
+    draws depend only on the arguments.
     """
+    observed = observed or {}
     done = 0
+    if checkpoint is not None:
+        if gen is None:
+            raise ValueError("run_chains: a checkpoint needs the generator `gen` to resume draws")
+        if (state := checkpoint.load()) is not None:
+            theta, done = state["theta"], state["step"]
+            gen.set_state(state["generator"])
+            for name, value in state["observed"].items():
+                observed[name][...] = value
     while done < steps:
         k = min(chunk, steps - done)
         inputs = next_chunk(k)
@@ -41,6 +62,15 @@ def run_chains(
         done += k
         if stop:
             break
+        if checkpoint is not None:
+            checkpoint.maybe_save(
+                done,
+                lambda: {
+                    "theta": theta.clone(),
+                    "generator": gen.get_state(),
+                    "observed": {name: copy.deepcopy(v) for name, v in observed.items()},
+                },
+            )
     return theta
 
 
@@ -77,7 +107,7 @@ class FirstPassage:
         hit = above.any(dim=0)
         first = above.to(torch.int8).argmax(dim=0) + first_step
         new = hit & (self.step < 0)
-        self.step = torch.where(new, first.to(self.step.device), self.step)
+        self.step[new] = first.to(self.step.device)[new]  # in place: checkpoints hold this array
         return bool((self.step >= 0).all())
 
 

@@ -211,6 +211,9 @@ def simulate_stationary(step) -> None:
         *problem.sgd(gen, chains, p["lr"], p["batch"]),
         chunk_length(chains, p["batch"] * 2 + 2),
         record,
+        checkpoint=step.checkpoint(),
+        gen=gen,
+        observed={"samples": samples},
     )
     ds = xr.Dataset(
         {"loss_ratio": (("chain", "sample"), samples, {"units": "L / L*"})},
@@ -260,6 +263,9 @@ def simulate_first_passage(step) -> None:
         *kernel,
         chunk_length(chains, width),
         lambda trajectory, first: passage.update(problem.loss(trajectory), first),
+        checkpoint=step.checkpoint(),
+        gen=gen,
+        observed={"passage_step": passage.step},
     )
     steps = passage.step.numpy().astype(float)
     ds = xr.Dataset(
