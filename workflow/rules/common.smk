@@ -38,6 +38,12 @@ def run_info(claim):
     return {"claim": claim, "seed": config["seed"], "device": config["device"]}
 
 
+def doubled_on_retry(minutes):
+    """A train rule's runtime (minutes, SLURM's time limit), doubled on each retry: a job killed at
+    its limit resumes from its checkpoint and gets twice the time to finish."""
+    return lambda wildcards, attempt: minutes * 2 ** (attempt - 1)
+
+
 def cell_seed(claim, *keys):
     from paperclaims.seeds import derive_seed
 

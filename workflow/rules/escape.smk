@@ -45,7 +45,7 @@ rule escape_simulate_stationary:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=30,
+        runtime=doubled_on_retry(30),
     params:
         step="paperclaims.claims.escape:simulate_stationary",
         code_hash=ESCAPE_CODE,
@@ -74,7 +74,7 @@ rule escape_simulate_first_passage:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.escape:simulate_first_passage",
         code_hash=ESCAPE_CODE,
@@ -106,7 +106,7 @@ rule escape_simulate_ratio:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.escape:simulate_first_passage",
         code_hash=ESCAPE_CODE,
@@ -137,7 +137,7 @@ rule escape_train_noise:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.escape:train_noise",
         code_hash=ESCAPE_CODE,

@@ -42,7 +42,7 @@ rule locality_train:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.locality:train",
         code_hash=LOCALITY_CODE,
@@ -78,7 +78,7 @@ rule locality_ntk:
     threads: 1
     resources:
         mem_mb=lambda wc: LOCALITY_NTK_MEM_MB[int(wc.n_train)],
-        runtime=30,
+        runtime=doubled_on_retry(30),
     params:
         step="paperclaims.claims.locality:ntk",
         code_hash=LOCALITY_CODE,

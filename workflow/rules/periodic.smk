@@ -54,7 +54,7 @@ rule periodic_train_extrapolation:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.periodic:train_extrapolation",
         code_hash=PERIODIC_CODE,
@@ -84,7 +84,7 @@ rule periodic_train_forecast:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.periodic:train_forecast",
         code_hash=PERIODIC_CODE,
@@ -108,7 +108,7 @@ rule periodic_forecast_baselines:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=20,
+        runtime=doubled_on_retry(20),
     params:
         step="paperclaims.claims.periodic:forecast_baselines",
         code_hash=PERIODIC_CODE,

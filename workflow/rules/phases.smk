@@ -31,7 +31,7 @@ rule phases_train:
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.phases:train",
         code_hash=PHASES_CODE,
@@ -57,7 +57,7 @@ rule phases_clean:
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=60,
+        runtime=doubled_on_retry(60),
     params:
         step="paperclaims.claims.phases:clean_and_retrain",
         code_hash=PHASES_CODE,

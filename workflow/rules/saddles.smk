@@ -42,7 +42,7 @@ rule saddles_simulate_multiplier:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=doubled_on_retry(10),
     params:
         step="paperclaims.claims.saddles:simulate_multiplier",
         code_hash=SADDLES_CODE,
@@ -68,7 +68,7 @@ rule saddles_simulate_phases:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=doubled_on_retry(30),
     params:
         step="paperclaims.claims.saddles:simulate_phases",
         code_hash=SADDLES_CODE,
