@@ -33,7 +33,9 @@ class Checkpoint:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=False)
         except Exception as err:  # a checkpoint torn by the kill itself: start over, loudly
-            log.warning("ignoring unreadable checkpoint %s (%s); starting from scratch", self.path, err)
+            log.warning(
+                "ignoring unreadable checkpoint %s (%s); starting from scratch", self.path, err
+            )
             return None
         log.info("resuming from checkpoint %s at step %d", self.path, state["step"])
         return state

@@ -65,7 +65,7 @@ def run_chains(
         if checkpoint is not None:
             checkpoint.maybe_save(
                 done,
-                lambda: {
+                lambda theta=theta: {
                     "theta": theta.clone(),
                     "generator": gen.get_state(),
                     "observed": {name: copy.deepcopy(v) for name, v in observed.items()},

@@ -141,6 +141,8 @@ def render_claims_html(step) -> None:
     import mistune  # ships with nbconvert
 
     body = mistune.html(Path(step.input[0]).read_text())
-    style = "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}"
+    style = (
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}"
+    )
     page = f"<!doctype html><meta charset='utf-8'><style>{style}</style>{body}"
     Path(step.output[0]).write_text(page)
