@@ -65,6 +65,19 @@ def workdir(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "wf")
 
 
+@pytest.fixture
+def device() -> str:
+    """Where the device-aware tests run: ``cpu`` (CI), or ``PAPERCLAIMS_TEST_DEVICE=cuda`` on a GPU
+    machine to run the same checks (e.g. checkpoint resume) there."""
+    name = os.environ.get("PAPERCLAIMS_TEST_DEVICE", "cpu")
+    if name.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip(f"PAPERCLAIMS_TEST_DEVICE={name} but torch sees no CUDA device")
+    return name
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """One end-to-end run of every claim on the tiny config, shared by the workflow tests."""

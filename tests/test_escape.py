@@ -205,7 +205,7 @@ def test_smoke_config_end_to_end_and_cached(smoke_run):
 
 
 def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
-    tmp_path, monkeypatch, caplog
+    tmp_path, monkeypatch, caplog, device
 ):
     """Killed after an epoch's checkpoint and rerun, the noise ∝ loss job ends as an uninterrupted one."""
     import xarray as xr
@@ -226,7 +226,9 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
     }
 
     def run(out):
-        step = Step("escape", "escape_train_noise", [], [str(out)], dict(params), base_seed=0)
+        step = Step(
+            "escape", "escape_train_noise", [], [str(out)], dict(params), 0, device_name=device
+        )
         train_noise(step)
         step.checkpoint().clear()  # as runner.run_step does after success
         return read_dataset(out)
@@ -275,7 +277,7 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
     ids=["stationary", "first_passage_sgd", "first_passage_langevin"],
 )
 def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
-    simulate, params, tmp_path, monkeypatch, caplog
+    simulate, params, tmp_path, monkeypatch, caplog, device
 ):
     """Killed after a chunk's checkpoint and rerun, a chain simulation ends as an uninterrupted one
     (θ, the generator and the observer's arrays are all restored)."""
@@ -295,7 +297,9 @@ def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
     }
 
     def run(out):
-        step = Step("escape", "escape_simulate", [], [str(out)], dict(params), base_seed=0)
+        step = Step(
+            "escape", "escape_simulate", [], [str(out)], dict(params), 0, device_name=device
+        )
         simulate(step)
         step.checkpoint().clear()  # as runner.run_step does after success
         return read_dataset(out)

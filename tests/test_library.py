@@ -166,3 +166,39 @@ def test_code_hash_changes_with_content(tmp_path):
     before = cfg.code_hash(f)
     f.write_text("x = 2\n")
     assert cfg.code_hash(f) != before
+
+
+def test_compare_runs_reports_differences_and_flipped_checks(tmp_path):
+    """workflow/scripts/compare_runs.py (CPU vs GPU runs): relative differences per file, the
+    fraction of flags that differ, and the checks whose pass/fail changed."""
+    import subprocess
+    import sys
+
+    for run, shift, flag, passed in [("a", 0.0, True, True), ("b", 0.5, False, False)]:
+        results = tmp_path / run / "results" / "toy"
+        ds = xr.Dataset(
+            {
+                "loss": ("step", np.array([1.0, 2.0, 4.0]) + shift),
+                "diverged": ("step", np.array([False, flag, False])),
+            }
+        )
+        io.write_dataset(ds, results / "runs" / "cell.nc", _prov())
+        checks = [{"id": "c1", "measured": 1.0 + shift, "passed": passed}]
+        (results / "verdict.json").write_text(json.dumps({"checks": checks}))
+    out = tmp_path / "compare.json"
+    script = ROOT / "workflow" / "scripts" / "compare_runs.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), tmp_path / "a", tmp_path / "b", "--json", out],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(out.read_text())
+    cell = report["files"]["results/toy/runs/cell.nc"]
+    assert cell["loss"]["max_abs_diff"] == pytest.approx(0.5)
+    assert cell["loss"]["max_rel_diff"] == pytest.approx(0.5 / 4.0)
+    assert cell["diverged"]["fraction_different"] == pytest.approx(1 / 3)
+    assert report["verdicts"]["toy"] == [
+        {"id": "c1", "measured_a": 1.0, "measured_b": 1.5, "pass_a": True, "pass_b": False}
+    ]
+    assert "1 changed pass/fail ['c1']" in proc.stdout

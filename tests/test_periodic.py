@@ -92,3 +92,53 @@ def test_training_stops_when_every_member_diverges():
     when, loss = train_full_batch(model, x, 1e3 * x, steps=500, lr=10.0)
     assert loss.shape == (2, len(when))
     assert torch.isnan(loss[:, -1]).all()
+
+
+def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
+    tmp_path, monkeypatch, caplog, device
+):
+    """Killed after a checkpoint and rerun, a train job (on ``device``) ends as an uninterrupted one."""
+    import xarray as xr
+    from paperclaims import checkpoint as ckpt_module
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+
+    monkeypatch.setenv("PAPERCLAIMS_CHECKPOINT_SECONDS", "0")
+    params = {
+        "target": "sin",
+        "activation": "snake_a10",
+        "width": 16,
+        "n_train": 32,
+        "steps": 40,
+        "lr": 0.01,
+        "momentum": 0.9,
+        "init": "normal",
+        "n_seeds": 2,
+        "x_max": 30.0,
+        "n_grid": 61,
+        "far_range": [10.0, 30.0],
+        "cell_seed": 5,
+    }
+
+    def run(out):
+        step = Step("periodic", "train", [], [str(out)], dict(params), 0, device_name=device)
+        periodic.train_extrapolation(step)
+        step.checkpoint().clear()  # as runner.run_step does after success
+        return read_dataset(out)
+
+    clean = run(tmp_path / "clean.nc")
+    save = ckpt_module.Checkpoint.save
+
+    def killed_at_step_25(self, step, state):
+        save(self, step, state)
+        if step == 25:
+            raise KeyboardInterrupt  # stands in for SIGKILL
+
+    monkeypatch.setattr(ckpt_module.Checkpoint, "save", killed_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed.nc")
+    monkeypatch.setattr(ckpt_module.Checkpoint, "save", save)
+    with caplog.at_level("INFO", logger="paperclaims"):
+        resumed = run(tmp_path / "killed.nc")
+    assert "at step 25" in caplog.text, "the rerun did not resume from the checkpoint"
+    xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())

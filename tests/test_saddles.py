@@ -220,7 +220,7 @@ def test_simulate_phases_collapses_where_theory_says(tmp_path):
     assert np.mean(np.abs(uw) < 1e-6) > 0.8
 
 
-def test_phase_chains_resume_from_checkpoint_identically(tmp_path, caplog):
+def test_phase_chains_resume_from_checkpoint_identically(tmp_path, caplog, device):
     from paperclaims.checkpoint import Checkpoint
     from paperclaims.seeds import generator
 
@@ -230,18 +230,18 @@ def test_phase_chains_resume_from_checkpoint_identically(tmp_path, caplog):
             if step == 30:
                 raise KeyboardInterrupt  # stands in for SIGKILL
 
-    lrs = torch.tensor([0.1, 1.0], dtype=torch.float64)
-    noise = torch.tensor([0.0, 2.0], dtype=torch.float64)
+    lrs = torch.tensor([0.1, 1.0], dtype=torch.float64, device=device)
+    noise = torch.tensor([0.0, 2.0], dtype=torch.float64, device=device)
     kwargs = dict(batch=2, slope=0.25, chains=8, steps=60, init_scale=0.01, window=0.2)
-    clean = saddles.run_phase_chains(lrs, noise, gen=generator(4), **kwargs)
+    clean = saddles.run_phase_chains(lrs, noise, gen=generator(4, device), **kwargs)
     path = tmp_path / "ckpt.pt"
     with pytest.raises(KeyboardInterrupt):
         saddles.run_phase_chains(
-            lrs, noise, gen=generator(4), checkpoint=KilledAfter(path, 0.0), **kwargs
+            lrs, noise, gen=generator(4, device), checkpoint=KilledAfter(path, 0.0), **kwargs
         )
     with caplog.at_level("INFO", logger="paperclaims"):
         resumed = saddles.run_phase_chains(
-            lrs, noise, gen=generator(4), checkpoint=Checkpoint(path, 0.0), **kwargs
+            lrs, noise, gen=generator(4, device), checkpoint=Checkpoint(path, 0.0), **kwargs
         )
     assert "resuming from checkpoint" in caplog.text and "at step 30" in caplog.text
     for key in ("uw", "window_mean_uw", "window_negative_fraction"):

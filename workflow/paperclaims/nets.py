@@ -139,7 +139,8 @@ def train_full_batch(
     if checkpoint is not None and (state := checkpoint.load()) is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        history = list(state["history"])
+        device = model.weights[0].device  # checkpoints are read onto the CPU
+        history = [h.to(device) for h in state["history"]]
         torch.set_rng_state(state["torch_rng"])
         start = state["step"] + 1
     for it in range(start, steps + 1):

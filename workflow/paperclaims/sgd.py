@@ -48,7 +48,7 @@ def run_chains(
         if gen is None:
             raise ValueError("run_chains: a checkpoint needs the generator `gen` to resume draws")
         if (state := checkpoint.load()) is not None:
-            theta, done = state["theta"], state["step"]
+            theta, done = state["theta"].to(theta.device), state["step"]  # saved on the CPU
             gen.set_state(state["generator"])
             for name, value in state["observed"].items():
                 observed[name][...] = value
@@ -99,7 +99,9 @@ class FirstPassage:
 
     def __init__(self, chains: int, thresholds: torch.Tensor):
         self.thresholds = thresholds
-        self.step = torch.full((chains, len(thresholds)), -1, dtype=torch.int64)
+        self.step = torch.full(
+            (chains, len(thresholds)), -1, dtype=torch.int64, device=thresholds.device
+        )
 
     def update(self, values: torch.Tensor, first_step: int) -> bool:
         """``values``: (k, chains) at steps first_step … first_step + k − 1; True when all passed."""

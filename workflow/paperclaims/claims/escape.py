@@ -43,12 +43,20 @@ class Regression:
     """A finite linear-regression data set and its exact minimum θ*, L* and Hessian H.
 
     Labels are ``label_noise`` × y₀ with y₀ drawn after the inputs from the same seed, so one
-    seed at several label scales gives the same landscape shape with L* ∝ σ²."""
+    seed at several label scales gives the same landscape shape with L* ∝ σ². The data are
+    drawn on the CPU and then moved to ``device``: every device sees the same landscape."""
 
-    def __init__(self, n_data: int, dim: int, label_noise: float, seed: int):
+    def __init__(
+        self,
+        n_data: int,
+        dim: int,
+        label_noise: float,
+        seed: int,
+        device: str | torch.device = "cpu",
+    ):
         gen = generator(derive_seed(seed, "data"))
-        self.x = torch.randn(n_data, dim, generator=gen, dtype=DTYPE)
-        self.y = torch.randn(n_data, generator=gen, dtype=DTYPE) * label_noise
+        self.x = torch.randn(n_data, dim, generator=gen, dtype=DTYPE).to(device)
+        self.y = (torch.randn(n_data, generator=gen, dtype=DTYPE) * label_noise).to(device)
         self.hessian = self.x.T @ self.x / n_data
         self.theta_star = torch.linalg.solve(self.x.T @ self.x, self.x.T @ self.y)
         residual = self.x @ self.theta_star - self.y
@@ -70,7 +78,7 @@ class Regression:
             x2, xy = self.x[:, 0] ** 2, self.x[:, 0] * self.y
 
             def next_chunk(k):
-                idx = torch.randint(n, (k, chains, batch), generator=gen)
+                idx = torch.randint(n, (k, chains, batch), generator=gen, device=gen.device)
                 return (
                     1 - (lr / batch) * x2[idx].sum(-1, keepdim=True),
                     (lr / batch) * xy[idx].sum(-1, keepdim=True),
@@ -79,7 +87,7 @@ class Regression:
             return next_chunk, affine_update
 
         def next_chunk(k):
-            idx = torch.randint(n, (k, chains, batch), generator=gen)
+            idx = torch.randint(n, (k, chains, batch), generator=gen, device=gen.device)
             return self.x[idx], self.y[idx]
 
         return next_chunk, least_squares_update(lr)
@@ -88,12 +96,14 @@ class Regression:
         """Constant-noise control on the same landscape: θ ← θ − η H(θ − θ*) + η ξ with
         Cov ξ = 2 L_ref H / B, the decoupled SGD noise frozen at the loss level ``reference_loss``."""
         d = self.dim
-        a = torch.eye(d, dtype=DTYPE) - lr * self.hessian
+        a = torch.eye(d, dtype=DTYPE, device=self.x.device) - lr * self.hessian
         chol = torch.linalg.cholesky(2 * reference_loss * self.hessian / batch)
         drift = lr * self.hessian @ self.theta_star
 
         def next_chunk(k):
-            noise = torch.randn(k, chains, d, generator=gen, dtype=DTYPE) @ chol.T
+            noise = (
+                torch.randn(k, chains, d, generator=gen, dtype=DTYPE, device=gen.device) @ chol.T
+            )
             b = drift + lr * noise
             if d == 1:
                 return a.reshape(1, 1, 1).expand(k, chains, 1), b
@@ -191,8 +201,8 @@ def log_log_slope(x: np.ndarray, t: np.ndarray) -> float:
 def simulate_stationary(step) -> None:
     """One (η, B) cell of Fig. 3a: chains from θ*, burn-in, then L/L* every ``thin`` steps."""
     p = step.params
-    gen = generator(p["cell_seed"])
-    problem = Regression(p["n_data"], 1, p["label_noise"], p["cell_seed"])
+    gen = generator(p["cell_seed"], step.device)
+    problem = Regression(p["n_data"], 1, p["label_noise"], p["cell_seed"], step.device)
     chains = p["chains"]
     samples = np.empty((chains, p["n_samples"]))
     sample_steps = p["burn_in"] + p["thin"] * np.arange(1, p["n_samples"] + 1)
@@ -202,7 +212,7 @@ def simulate_stationary(step) -> None:
         rows = np.isin(steps_here, sample_steps)
         if rows.any():
             cols = np.searchsorted(sample_steps, steps_here[rows])
-            samples[:, cols] = (problem.loss(trajectory[rows]) / problem.loss_star).T.numpy()
+            samples[:, cols] = (problem.loss(trajectory[rows]) / problem.loss_star).T.cpu().numpy()
         return False
 
     run_chains(
@@ -238,10 +248,10 @@ def simulate_first_passage(step) -> None:
     Thresholds are ``c`` (L > c L*) or, for the constant-noise control, ``delta_loss``
     (L > L* + ΔL). Chains not passed after ``max_steps`` are censored (NaN)."""
     p = step.params
-    gen = generator(p["cell_seed"])
+    gen = generator(p["cell_seed"], step.device)
     # the ratio cells share one data set (``data_seed``): labels σ y₀ on the same inputs
     problem = Regression(
-        p["n_data"], p["dim"], p["label_noise"], p.get("data_seed", p["cell_seed"])
+        p["n_data"], p["dim"], p["label_noise"], p.get("data_seed", p["cell_seed"]), step.device
     )
     chains = p["chains"]
     if p.get("delta_loss"):
@@ -250,7 +260,9 @@ def simulate_first_passage(step) -> None:
     else:
         c = np.asarray(p["c"], dtype=float)
         delta = (c - 1) * problem.loss_star
-    passage = FirstPassage(chains, torch.as_tensor(c * problem.loss_star, dtype=DTYPE))
+    passage = FirstPassage(
+        chains, torch.as_tensor(c * problem.loss_star, dtype=DTYPE, device=step.device)
+    )
     if p["process"] == "sgd":
         kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
         width = p["batch"] * (p["dim"] + 2) + 2 * p["dim"]
@@ -267,7 +279,7 @@ def simulate_first_passage(step) -> None:
         gen=gen,
         observed={"passage_step": passage.step},
     )
-    steps = passage.step.numpy().astype(float)
+    steps = passage.step.cpu().numpy().astype(float)
     ds = xr.Dataset(
         {
             "passage_time": (
@@ -303,12 +315,18 @@ def train_noise(step) -> None:
     data = load(
         p["dataset"], seed=p["cell_seed"] % 2**32, n_train=p["n_train"]
     )  # from the base seed
-    x = torch.as_tensor(data.x_train, dtype=DTYPE)
-    y = torch.nn.functional.one_hot(torch.as_tensor(data.y_train), data.n_classes).to(DTYPE)
+    x = torch.as_tensor(data.x_train, dtype=DTYPE, device=step.device)
+    y = torch.nn.functional.one_hot(torch.as_tensor(data.y_train), data.n_classes)
+    y = y.to(device=step.device, dtype=DTYPE)
     n = len(x)
     seeds = member_seeds(p["cell_seed"], p["n_seeds"])
     model = EnsembleMLP(
-        [x.shape[1], *p["hidden"], data.n_classes], seeds, "relu", init="uniform", dtype=DTYPE
+        [x.shape[1], *p["hidden"], data.n_classes],
+        seeds,
+        "relu",
+        init="uniform",
+        dtype=DTYPE,
+        device=step.device,
     )
     opt = torch.optim.SGD(model.parameters(), lr=p["lr"])
     gen = generator(derive_seed(p["cell_seed"], "batches"))
@@ -319,14 +337,17 @@ def train_noise(step) -> None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
-        noise, loss, first = state["noise"], state["loss"], state["step"] + 1
+        noise = [t.to(x.device) for t in state["noise"]]  # checkpoints are read onto the CPU
+        loss = [t.to(x.device) for t in state["loss"]]
+        first = state["step"] + 1
     for epoch in range(first, p["epochs"] + 1):
         n_e, l_e = noise_strength(model, x, y)
         noise.append(n_e)
         loss.append(l_e)
         if epoch == p["epochs"]:
             break
-        order = torch.argsort(torch.rand(members, n, generator=gen), dim=1)
+        # minibatch order drawn on the CPU: the same epochs on every device
+        order = torch.argsort(torch.rand(members, n, generator=gen), dim=1).to(x.device)
         for start in range(0, n - p["batch"] + 1, p["batch"]):
             idx = order[:, start : start + p["batch"]]
             opt.zero_grad(set_to_none=True)
@@ -345,8 +366,8 @@ def train_noise(step) -> None:
         )
     ds = xr.Dataset(
         {
-            "noise": (("seed", "epoch"), torch.stack(noise, 1).numpy(), {"long_name": "𝒩"}),
-            "loss": (("seed", "epoch"), torch.stack(loss, 1).numpy(), {"units": "MSE/2"}),
+            "noise": (("seed", "epoch"), torch.stack(noise, 1).cpu().numpy(), {"long_name": "𝒩"}),
+            "loss": (("seed", "epoch"), torch.stack(loss, 1).cpu().numpy(), {"units": "MSE/2"}),
         },
         coords={"seed": np.arange(members), "epoch": np.arange(p["epochs"] + 1)},
         attrs={"dataset": data.name, "n_train": n},
@@ -374,7 +395,7 @@ def noise_strength(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor):
     per_sample.sum().backward()
     n = x.shape[0]
     sample_sq = torch.zeros_like(per_sample)
-    full_sq = torch.zeros(model.n_members, dtype=x.dtype)
+    full_sq = torch.zeros(model.n_members, dtype=x.dtype, device=x.device)
     for a, z in zip(inputs, pre):
         delta = z.grad  # (members, N, out): ∂ℓ_μ/∂z_μ
         sample_sq += (delta**2).sum(-1) * ((a**2).sum(-1) + 1)

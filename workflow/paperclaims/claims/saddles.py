@@ -283,8 +283,10 @@ def run_phase_chains(
     window_negative = torch.zeros(shape, dtype=dtype, device=device)
     first = 0
     if checkpoint is not None and (state := checkpoint.load()) is not None:
-        u, w = state["u"], state["w"]
-        window_sum, window_negative = state["window_sum"], state["window_negative"]
+        # checkpoints are read onto the CPU
+        u, w = state["u"].to(device), state["w"].to(device)
+        window_sum = state["window_sum"].to(device)
+        window_negative = state["window_negative"].to(device)
         gen.set_state(state["generator"])
         first = state["step"] + 1
     flush = torch.set_flush_denormal(True)  # collapsing chains underflow: keep them fast
