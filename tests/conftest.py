@@ -78,6 +78,32 @@ def device() -> str:
     return name
 
 
+def killed_then_resumed(run, tmp_path: Path, monkeypatch, caplog, kill_at_save: int):
+    """Run a job step ``run(out) → dataset`` three times: uninterrupted; killed right after its
+    ``kill_at_save``-th checkpoint (a KeyboardInterrupt stands in for SIGKILL; checkpoints every
+    step); rerun on the killed job's output. Returns (clean, resumed, step of the last save);
+    the rerun's log is in ``caplog.text``."""
+    from paperclaims.checkpoint import Checkpoint
+
+    monkeypatch.setenv("PAPERCLAIMS_CHECKPOINT_SECONDS", "0")
+    clean = run(tmp_path / "clean.nc")
+    save, saved = Checkpoint.save, []
+
+    def save_then_maybe_die(self, step, state):
+        save(self, step, state)
+        saved.append(step)
+        if len(saved) == kill_at_save:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Checkpoint, "save", save_then_maybe_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed.nc")
+    monkeypatch.setattr(Checkpoint, "save", save)
+    with caplog.at_level("INFO", logger="paperclaims"):
+        resumed = run(tmp_path / "killed.nc")
+    return clean, resumed, saved[-1]
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """One end-to-end run of every claim on the tiny config, shared by the workflow tests."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from conftest import snakemake
+from conftest import killed_then_resumed, snakemake
 from paperclaims.claims.escape import (
     Regression,
     collapse_spread,
@@ -208,12 +208,9 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
     tmp_path, monkeypatch, caplog, device
 ):
     """Killed after an epoch's checkpoint and rerun, the noise ∝ loss job ends as an uninterrupted one."""
-    import xarray as xr
-    from paperclaims import checkpoint as ckpt_module
     from paperclaims.io import read_dataset
     from paperclaims.runner import Step
 
-    monkeypatch.setenv("PAPERCLAIMS_CHECKPOINT_SECONDS", "0")
     params = {
         "dataset": "digits",
         "n_train": 0,
@@ -233,20 +230,8 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
         step.checkpoint().clear()  # as runner.run_step does after success
         return read_dataset(out)
 
-    clean = run(tmp_path / "clean.nc")
-    save = ckpt_module.Checkpoint.maybe_save
-
-    def killed_after_epoch_2(self, step, state):
-        save(self, step, state)
-        if step == 2:
-            raise KeyboardInterrupt  # stands in for SIGKILL
-
-    monkeypatch.setattr(ckpt_module.Checkpoint, "maybe_save", killed_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "killed.nc")
-    monkeypatch.setattr(ckpt_module.Checkpoint, "maybe_save", save)
-    with caplog.at_level("INFO", logger="paperclaims"):
-        resumed = run(tmp_path / "killed.nc")
+    # saves after epochs 0, 1, 2: killed after epoch 2
+    clean, resumed, _ = killed_then_resumed(run, tmp_path, monkeypatch, caplog, kill_at_save=3)
     assert "resuming from checkpoint" in caplog.text
     xr.testing.assert_equal(clean[["noise", "loss"]], resumed[["noise", "loss"]])
 
@@ -281,11 +266,9 @@ def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
 ):
     """Killed after a chunk's checkpoint and rerun, a chain simulation ends as an uninterrupted one
     (θ, the generator and the observer's arrays are all restored)."""
-    from paperclaims import checkpoint as ckpt_module
     from paperclaims.io import read_dataset
     from paperclaims.runner import Step
 
-    monkeypatch.setenv("PAPERCLAIMS_CHECKPOINT_SECONDS", "0")
     # 2000 chains make chunks of a few hundred steps, so the run spans several checkpoints
     params = {
         "n_data": 500,
@@ -304,21 +287,8 @@ def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
         step.checkpoint().clear()  # as runner.run_step does after success
         return read_dataset(out)
 
-    clean = run(tmp_path / "clean.nc")
-    save = ckpt_module.Checkpoint.save
-    saves = []
-
-    def killed_after_second_save(self, step, state):
-        save(self, step, state)
-        saves.append(step)
-        if len(saves) == 2:
-            raise KeyboardInterrupt  # stands in for SIGKILL
-
-    monkeypatch.setattr(ckpt_module.Checkpoint, "save", killed_after_second_save)
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "killed.nc")
-    monkeypatch.setattr(ckpt_module.Checkpoint, "save", save)
-    with caplog.at_level("INFO", logger="paperclaims"):
-        resumed = run(tmp_path / "killed.nc")
-    assert f"at step {saves[-1]}" in caplog.text, "the rerun did not resume from the checkpoint"
+    clean, resumed, last_save = killed_then_resumed(
+        run, tmp_path, monkeypatch, caplog, kill_at_save=2
+    )
+    assert f"at step {last_save}" in caplog.text, "the rerun did not resume from the checkpoint"
     xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())

@@ -99,11 +99,10 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
 ):
     """Killed after a checkpoint and rerun, a train job (on ``device``) ends as an uninterrupted one."""
     import xarray as xr
-    from paperclaims import checkpoint as ckpt_module
+    from conftest import killed_then_resumed
     from paperclaims.io import read_dataset
     from paperclaims.runner import Step
 
-    monkeypatch.setenv("PAPERCLAIMS_CHECKPOINT_SECONDS", "0")
     params = {
         "target": "sin",
         "activation": "snake_a10",
@@ -126,19 +125,7 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
         step.checkpoint().clear()  # as runner.run_step does after success
         return read_dataset(out)
 
-    clean = run(tmp_path / "clean.nc")
-    save = ckpt_module.Checkpoint.save
-
-    def killed_at_step_25(self, step, state):
-        save(self, step, state)
-        if step == 25:
-            raise KeyboardInterrupt  # stands in for SIGKILL
-
-    monkeypatch.setattr(ckpt_module.Checkpoint, "save", killed_at_step_25)
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "killed.nc")
-    monkeypatch.setattr(ckpt_module.Checkpoint, "save", save)
-    with caplog.at_level("INFO", logger="paperclaims"):
-        resumed = run(tmp_path / "killed.nc")
+    # a save after every step from step 1: the 25th is step 25
+    clean, resumed, _ = killed_then_resumed(run, tmp_path, monkeypatch, caplog, kill_at_save=25)
     assert "at step 25" in caplog.text, "the rerun did not resume from the checkpoint"
     xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())

@@ -235,6 +235,13 @@ class Report:
         }
 
 
+def _not_in_dag(path: str) -> Fault:
+    """A file no rule of the current DAG produces: left over from another config or claim."""
+    return Fault(
+        "foreign", path, "no rule of the current DAG produces this file", shlex.join(["rm", path])
+    )
+
+
 class Auditor:
     def __init__(
         self,
@@ -347,14 +354,7 @@ class Auditor:
         prov = read_provenance(ds)
         entry.provenance = prov
         if job is None:
-            entry.faults.append(
-                Fault(
-                    "foreign",
-                    path,
-                    "no rule of the current DAG produces this file",
-                    shlex.join(["rm", path]),
-                )
-            )
+            entry.faults.append(_not_in_dag(path))
             return entry
         if not prov:
             entry.faults.append(
@@ -410,14 +410,7 @@ class Auditor:
         job = self.producer.get(path)
         entry = Entry(path, role, rule=job["rule"] if job else None)
         if job is None:
-            entry.faults.append(
-                Fault(
-                    "foreign",
-                    path,
-                    "no rule of the current DAG produces this file",
-                    shlex.join(["rm", path]),
-                )
-            )
+            entry.faults.append(_not_in_dag(path))
             return entry
         out = next(o for o in job["output"] if o["path"] == path)
         if out["params_changed"]:
