@@ -160,6 +160,67 @@ def test_config_errors_name_key_value_and_allowed(bad, key, allowed):
     assert key in message and allowed in message
 
 
+TYPED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "count": {"type": "integer"},
+        "rate": {"type": "number"},
+        "flag": {"type": "boolean"},
+        "sizes": {"type": "array", "items": {"type": "integer"}},
+        "range": {"type": "array", "items": {"type": "number"}},
+        "name": {"type": "string"},
+        "inner": {"type": "object", "properties": {"width": {"type": "integer"}}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "key, text, value",
+    [
+        ("count", "64", 64),
+        ("count", "-3", -3),
+        ("rate", "1e-3", 1e-3),
+        ("rate", "2", 2),
+        ("flag", "true", True),
+        ("flag", "False", False),
+        ("sizes", ["1", "2", "4"], [1, 2, 4]),
+        ("range", ["5", "10.5"], [5, 10.5]),
+        ("name", "64", "64"),  # a string key keeps its string
+    ],
+)
+def test_command_line_strings_take_the_schema_type(tmp_path, key, text, value):
+    """`--config` hands nested values over as strings ('64'): they become the declared type."""
+    schema = tmp_path / "t.schema.yaml"
+    schema.write_text(json.dumps(TYPED_SCHEMA))
+    config = cfg.validate_config({key: text, "inner": {"width": "8"}}, schema)
+    assert config[key] == value and type(config[key]) is type(value)
+    assert config["inner"]["width"] == 8
+
+
+@pytest.mark.parametrize(
+    "bad, key, allowed",
+    [
+        ({"inner": {"width": "6.5"}}, "inner.width", "integer"),
+        ({"rate": "fast"}, "rate", "number"),
+        ({"flag": "maybe"}, "flag", "boolean"),
+        ({"sizes": ["1", "two"]}, "sizes.1", "integer"),
+    ],
+)
+def test_strings_that_do_not_coerce_still_fail_naming_key_value_and_type(
+    tmp_path, bad, key, allowed
+):
+    schema = tmp_path / "t.schema.yaml"
+    schema.write_text(json.dumps(TYPED_SCHEMA))
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.validate_config(bad, schema)
+    message = str(err.value)
+    assert f"'{key}'" in message and allowed in message
+    leaf = bad
+    for part in key.split("."):
+        leaf = leaf[int(part)] if isinstance(leaf, list) else leaf[part]
+    assert repr(leaf) in message
+
+
 def test_code_hash_changes_with_content(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("x = 1\n")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 import xarray as xr
 from conftest import BIN, copy_workflow, snakemake
 
@@ -21,6 +22,7 @@ def _config(workdir):
     return ("--configfile", "config/test.yaml", "config/long.yaml")
 
 
+@pytest.mark.slow
 def test_killed_job_resumes_from_checkpoint_with_identical_arrays(tmp_path):
     killed = copy_workflow(tmp_path / "killed")
     env = {

@@ -144,6 +144,61 @@ def test_other_seed_gives_other_arrays(smoke_run, tmp_path):
             assert not a["prediction"].equals(b["prediction"])
 
 
+def test_moved_checkout_with_its_results_reruns_nothing(smoke_run, tmp_path):
+    """No path into the checkout is part of any job's record: moving it keeps the cache."""
+    moved = shutil.copytree(smoke_run, tmp_path / "elsewhere" / "moved", symlinks=True)
+    proc = snakemake(moved, "-n", *TEST_CONFIG)
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def _scratch_with_config(tmp_path):
+    """A run folder holding only a copy of config/, as on a cluster's scratch space."""
+    scratch = tmp_path / "scratch"
+    shutil.copytree(ROOT / "config", scratch / "config")
+    return scratch
+
+
+ONE_CLAIM = ("--config", 'claims=["phases"]')  # the cheapest claim at smoke scale
+
+
+def test_runs_in_another_directory_holding_only_the_config(tmp_path):
+    checkout = copy_workflow(tmp_path / "checkout")
+    scratch = _scratch_with_config(tmp_path)
+    args = ("--directory", str(scratch), "--snakefile", str(checkout / "Snakefile"))
+    snakemake(checkout, "--cores", "2", *args, *TEST_CONFIG, *ONE_CLAIM)
+    assert (scratch / "results" / "phases" / "verdict.json").exists()
+    assert list((scratch / "figures" / "phases").glob("*.png"))
+    assert (scratch / "logs" / "phases").is_dir()
+    assert not (checkout / "results").exists() and not (checkout / "figures").exists()
+    rerun = snakemake(checkout, "-n", *args, *TEST_CONFIG, *ONE_CLAIM)
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+def test_runs_as_a_snakemake_module_from_another_folder(tmp_path):
+    checkout = copy_workflow(tmp_path / "checkout")
+    user = _scratch_with_config(tmp_path)
+    (user / "Snakefile").write_text(
+        'configfile: "config/config.yaml"\n'
+        'configfile: "config/test.yaml"\n\n'
+        "module paperclaims:\n"
+        f'    snakefile: "{checkout / "Snakefile"}"\n'
+        "    config: config\n\n"
+        "use rule * from paperclaims\n"
+    )
+    snakemake(user, "--cores", "2", "results/phases/verdict.json", "figures/phases/test_error.png")
+    assert json.loads((user / "results" / "phases" / "verdict.json").read_text())["checks"]
+    assert (user / "figures" / "phases" / "test_error.png").exists()
+    planned = planned_jobs(snakemake(user, "-n", "--cores", "1"))
+    assert {"periodic_train_extrapolation", "saddles_plot", "claims_table"} <= set(planned)
+
+
+def test_nested_numeric_override_from_the_command_line(workdir):
+    """`--config` hands nested values to the workflow as strings; they take the schema's type."""
+    override = "periodic={extrapolation: {width: 64, lr: 0.02, far_range: [50, 100]}}"
+    proc = snakemake(workdir, "-n", "--config", override)
+    assert planned_jobs(proc).get("periodic_train_extrapolation", 0) >= 10
+
+
 def test_report_builds_with_every_figure_and_notebook(smoke_run):
     snakemake(smoke_run, "--report", "report.html", *TEST_CONFIG)
     html = (smoke_run / "report.html").read_text(errors="replace")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from pathlib import Path
 
 import yaml
@@ -67,12 +69,58 @@ def _allowed(error) -> str:
     }.get(kw, f"valid under schema rule {kw}={val!r}")
 
 
+def _coerced(text: str, types: list[str]):
+    """``text`` read as the first of the schema's ``types`` it spells, or None if it spells none."""
+    word = text.strip().lower()
+    for kind in types:
+        try:
+            if kind == "integer" and re.fullmatch(r"[+-]?\d+", word):
+                return int(word)
+            if kind == "number" and math.isfinite(float(word)):
+                return int(word) if re.fullmatch(r"[+-]?\d+", word) else float(word)
+            if kind == "boolean" and word in _BOOLEANS:
+                return _BOOLEANS[word]
+        except ValueError:
+            continue
+    return None
+
+
+_BOOLEANS = {"true": True, "false": False, "yes": True, "no": False}
+
+
+def _coerce_command_line_strings(config: dict, validator) -> None:
+    """Give strings the schema's declared scalar type, in place.
+
+    Snakemake's ``--config key={nested: {width: 64}}`` parses nested values as strings ('64'); a
+    string that spells a value of the declared type (integer, number, boolean, also inside lists)
+    becomes that value. Anything else is left for validation to reject with key and value.
+    """
+    for _ in range(10_000):  # one fix per pass: fixing a value can reveal errors under it
+        for error in validator.iter_errors(config):
+            if error.validator != "type" or not isinstance(error.instance, str):
+                continue
+            types = error.validator_value
+            value = _coerced(error.instance, [types] if isinstance(types, str) else list(types))
+            if value is None:
+                continue
+            *parents, last = error.absolute_path
+            container = config
+            for key in parents:
+                container = container[key]
+            container[last] = value
+            break
+        else:
+            return
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
-    """Fill defaults into ``config`` in place and validate it; raise ConfigError on the first fault."""
+    """Fill defaults into ``config`` in place, coerce command-line strings to their declared type,
+    and validate it; raise ConfigError on the first fault."""
     schema_path = Path(schema_path)
     schema = _load(schema_path)
     cls = _with_defaults(Draft202012Validator)
     validator = cls(schema, registry=_registry(schema_path.parent))
+    _coerce_command_line_strings(config, validator)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e)))
     if errors:
         e = errors[0]

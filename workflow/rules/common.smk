@@ -5,7 +5,10 @@ import snakemake.io as snakemake_io
 
 from paperclaims.config import code_hash, validate_config
 
-ROOT = Path(workflow.basedir)
+# The checkout holding this file (not the working directory, and not the importing Snakefile's
+# folder when used as a `module`): workflow files resolve here; config, results and logs live in
+# the working directory.
+ROOT = Path(workflow.current_basedir).parents[1]
 PACKAGE = ROOT / "workflow" / "paperclaims"
 STEP_SCRIPT = "../scripts/step.py"  # relative to workflow/rules/
 # For --software-deployment-method conda; the README install provides the same stack as a venv.
@@ -14,10 +17,16 @@ CONDA_ENV = "../../envs/paperclaims.yaml"
 # Fails before any job runs, naming the key, the value and what is allowed.
 validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
-# Inputs of every verdict / plot step, so editing them reruns those steps (not the training).
-# (relative to the working directory: an absolute path would make a moved checkout look stale)
-VERDICT_LIB = "workflow/paperclaims/verdict.py"
-PLOT_LIB = "workflow/paperclaims/plotting.py"
+# Workflow files are tracked by content hashes in params, never as input paths: a path into the
+# checkout would tie the cache to where the checkout lies (and to the working directory).
+VERDICT_CODE = code_hash(PACKAGE / "verdict.py")
+
+
+def notebook_hash(claim):
+    """Editing a claim's notebook or the plot theme reruns its plot step only."""
+    notebook = ROOT / "workflow" / "notebooks" / f"{claim}.ipynb"
+    return code_hash(notebook, PACKAGE / "plotting.py", PACKAGE / "notebooks.py")
+
 
 # Library modules whose edits change every claim's numbers (seeding, batched nets).
 SHARED_SCIENCE = ["seeds.py", "nets.py", "cells.py"]

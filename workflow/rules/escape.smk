@@ -189,7 +189,6 @@ rule escape_measure:
 rule escape_verdict:
     input:
         measured="results/escape/measured.nc",
-        library=VERDICT_LIB,
     output:
         "results/escape/verdict.json",
     log:
@@ -199,7 +198,7 @@ rule escape_verdict:
         CONDA_ENV
     params:
         step="paperclaims.claims.escape:verdict",
-        code_hash=ESCAPE_CODE,
+        code_hash=[ESCAPE_CODE, VERDICT_CODE],
         run=run_info("escape"),
         args={
             "phi_check_max_lr": ESCAPE_STAT["phi_check_max_lr"],
@@ -212,8 +211,6 @@ rule escape_verdict:
 
 rule escape_plot:
     input:
-        notebook="workflow/notebooks/escape.ipynb",
-        library=PLOT_LIB,
         measured="results/escape/measured.nc",
         verdict="results/escape/verdict.json",
     output:
@@ -224,7 +221,9 @@ rule escape_plot:
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "papermill {input.notebook} {output.notebook} -k python3"
-        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/escape"
-        " > {log} 2>&1"
+    params:
+        step="paperclaims.notebooks:execute",
+        code_hash=notebook_hash("escape"),
+        run=run_info("escape"),
+    script:
+        STEP_SCRIPT

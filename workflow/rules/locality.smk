@@ -133,7 +133,6 @@ rule locality_measure:
 rule locality_verdict:
     input:
         measured="results/locality/measured.nc",
-        library=VERDICT_LIB,
     output:
         "results/locality/verdict.json",
     log:
@@ -143,7 +142,7 @@ rule locality_verdict:
         CONDA_ENV
     params:
         step="paperclaims.claims.locality:verdict",
-        code_hash=LOCALITY_CODE,
+        code_hash=[LOCALITY_CODE, VERDICT_CODE],
         run=run_info("locality"),
         args={"config": LOCALITY},
     script:
@@ -152,8 +151,6 @@ rule locality_verdict:
 
 rule locality_plot:
     input:
-        notebook="workflow/notebooks/locality.ipynb",
-        library=PLOT_LIB,
         measured="results/locality/measured.nc",
         verdict="results/locality/verdict.json",
     output:
@@ -164,7 +161,9 @@ rule locality_plot:
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "papermill {input.notebook} {output.notebook} -k python3"
-        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/locality"
-        " > {log} 2>&1"
+    params:
+        step="paperclaims.notebooks:execute",
+        code_hash=notebook_hash("locality"),
+        run=run_info("locality"),
+    script:
+        STEP_SCRIPT

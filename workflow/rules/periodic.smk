@@ -152,7 +152,6 @@ rule periodic_measure:
 rule periodic_verdict:
     input:
         measured="results/periodic/measured.nc",
-        library=VERDICT_LIB,
     output:
         "results/periodic/verdict.json",
     log:
@@ -162,7 +161,7 @@ rule periodic_verdict:
         CONDA_ENV
     params:
         step="paperclaims.claims.periodic:verdict",
-        code_hash=PERIODIC_CODE,
+        code_hash=[PERIODIC_CODE, VERDICT_CODE],
         run=run_info("periodic"),
         args={
             "snake_a_headline": PERIODIC_EXTRAP["snake_a_headline"],
@@ -175,8 +174,6 @@ rule periodic_verdict:
 
 rule periodic_plot:
     input:
-        notebook="workflow/notebooks/periodic.ipynb",
-        library=PLOT_LIB,
         measured="results/periodic/measured.nc",
         verdict="results/periodic/verdict.json",
     output:
@@ -187,7 +184,9 @@ rule periodic_plot:
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "papermill {input.notebook} {output.notebook} -k python3"
-        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/periodic"
-        " > {log} 2>&1"
+    params:
+        step="paperclaims.notebooks:execute",
+        code_hash=notebook_hash("periodic"),
+        run=run_info("periodic"),
+    script:
+        STEP_SCRIPT

@@ -96,7 +96,6 @@ rule phases_measure:
 rule phases_verdict:
     input:
         measured="results/phases/measured.nc",
-        library=VERDICT_LIB,
     output:
         "results/phases/verdict.json",
     log:
@@ -106,7 +105,7 @@ rule phases_verdict:
         CONDA_ENV
     params:
         step="paperclaims.claims.phases:verdict",
-        code_hash=PHASES_CODE,
+        code_hash=[PHASES_CODE, VERDICT_CODE],
         run=run_info("phases"),
         args={**PHASES["verdict"], "config": PHASES},
     script:
@@ -115,8 +114,6 @@ rule phases_verdict:
 
 rule phases_plot:
     input:
-        notebook="workflow/notebooks/phases.ipynb",
-        library=PLOT_LIB,
         measured="results/phases/measured.nc",
         verdict="results/phases/verdict.json",
     output:
@@ -127,7 +124,9 @@ rule phases_plot:
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "papermill {input.notebook} {output.notebook} -k python3"
-        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/phases"
-        " > {log} 2>&1"
+    params:
+        step="paperclaims.notebooks:execute",
+        code_hash=notebook_hash("phases"),
+        run=run_info("phases"),
+    script:
+        STEP_SCRIPT

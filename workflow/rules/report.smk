@@ -4,7 +4,6 @@
 rule claims_table:
     input:
         verdicts=verdict_files(),
-        library=VERDICT_LIB,
     output:
         "figures/claims.md",
     log:
@@ -14,6 +13,7 @@ rule claims_table:
         CONDA_ENV
     params:
         step="paperclaims.verdict:write_claims_table",
+        code_hash=VERDICT_CODE,
     script:
         STEP_SCRIPT
 

@@ -110,7 +110,6 @@ rule saddles_measure:
 rule saddles_verdict:
     input:
         measured="results/saddles/measured.nc",
-        library=VERDICT_LIB,
     output:
         "results/saddles/verdict.json",
     log:
@@ -120,7 +119,7 @@ rule saddles_verdict:
         CONDA_ENV
     params:
         step="paperclaims.claims.saddles:verdict",
-        code_hash=SADDLES_CODE,
+        code_hash=[SADDLES_CODE, VERDICT_CODE],
         run=run_info("saddles"),
         args={"config": SADDLES},
     script:
@@ -129,8 +128,6 @@ rule saddles_verdict:
 
 rule saddles_plot:
     input:
-        notebook="workflow/notebooks/saddles.ipynb",
-        library=PLOT_LIB,
         measured="results/saddles/measured.nc",
         verdict="results/saddles/verdict.json",
     output:
@@ -141,7 +138,9 @@ rule saddles_plot:
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "papermill {input.notebook} {output.notebook} -k python3"
-        " -p measured {input.measured} -p verdict {input.verdict} -p figdir figures/saddles"
-        " > {log} 2>&1"
+    params:
+        step="paperclaims.notebooks:execute",
+        code_hash=notebook_hash("saddles"),
+        run=run_info("saddles"),
+    script:
+        STEP_SCRIPT
