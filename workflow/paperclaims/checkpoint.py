@@ -46,11 +46,13 @@ class Checkpoint:
         self.save(step, state())
 
     def save(self, step: int, state: dict) -> None:
+        t0 = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         torch.save({**state, "step": step, "torch_rng": torch.get_rng_state()}, tmp)
         os.replace(tmp, self.path)  # atomic: a kill never leaves a half-written checkpoint
         self._last = time.monotonic()
+        log.info("checkpoint saved: step %d, %s (%.2f s)", step, self.path, self._last - t0)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from paperclaims.checkpoint import Checkpoint
+from paperclaims.progress import Progress
 from paperclaims.seeds import generator
 
 ACTIVATIONS = ("relu", "tanh", "sin", "x_plus_sin", "snake")
@@ -143,11 +144,13 @@ def train_full_batch(
         history = [h.to(device) for h in state["history"]]
         torch.set_rng_state(state["torch_rng"])
         start = state["step"] + 1
+    progress = Progress("train_full_batch", steps, start=start - 1)
     for it in range(start, steps + 1):
         opt.zero_grad(set_to_none=True)
         per_member = ((model(x) - y) ** 2).mean(dim=(1, 2))
         per_member.sum().backward()
         opt.step()
+        progress.update(it)
         if it in record:
             history.append(per_member.detach().clone())
         if not torch.isfinite(per_member).any():  # all diverged: the rest is NaN arithmetic
@@ -163,4 +166,5 @@ def train_full_batch(
                     "history": history,
                 },
             )
+    progress.finish()
     return when, torch.stack(history, dim=1)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from paperclaims.checkpoint import Checkpoint
+from paperclaims.progress import Progress
 
 
 def chunk_length(chains: int, floats_per_chain_step: int, budget: int = 1 << 22) -> int:
@@ -52,6 +53,7 @@ def run_chains(
             gen.set_state(state["generator"])
             for name, value in state["observed"].items():
                 observed[name][...] = value
+    progress = Progress("run_chains", steps, start=done)
     while done < steps:
         k = min(chunk, steps - done)
         inputs = next_chunk(k)
@@ -60,6 +62,7 @@ def run_chains(
             theta = update(theta, *(x[i] for x in inputs), out=trajectory[i])
         stop = on_chunk(trajectory, done + 1)
         done += k
+        progress.update(done)
         if stop:
             break
         if checkpoint is not None:
@@ -71,6 +74,7 @@ def run_chains(
                     "observed": {name: copy.deepcopy(v) for name, v in observed.items()},
                 },
             )
+    progress.finish()
     return theta
 
 

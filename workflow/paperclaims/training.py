@@ -17,6 +17,7 @@ from torch.func import functional_call, grad, vmap
 
 from paperclaims.checkpoint import Checkpoint
 from paperclaims.nets import EnsembleMLP
+from paperclaims.progress import Progress
 
 
 # ---------------------------------------------------------------- losses and evaluation
@@ -105,6 +106,7 @@ def train_sgd(
         start = state["step"] + 1
     elif 0 in record and on_record is not None:
         on_record(0)
+    progress = Progress("train_sgd", steps, start=start - 1)
     for it in range(start, steps + 1):
         xb, yb = gather_batch(x, labels, sample())
         loss = per_sample_loss(model(xb), yb).mean(dim=1).sum()
@@ -114,6 +116,7 @@ def train_sgd(
                 p.sub_(lr * g)
         if it in record and on_record is not None:
             on_record(it)
+        progress.update(it)
         if checkpoint is not None:
             checkpoint.maybe_save(
                 it,
@@ -123,6 +126,7 @@ def train_sgd(
                     "recorded": recorded,
                 },
             )
+    progress.finish()
 
 
 # ---------------------------------------------------------------- gradients

@@ -21,6 +21,7 @@ from scipy import integrate, optimize, special, stats
 from paperclaims.fits import bootstrap, line_fit
 from paperclaims.io import read_dataset
 from paperclaims.nets import EnsembleMLP
+from paperclaims.progress import Progress
 from paperclaims.seeds import derive_seed, generator, member_seeds
 from paperclaims.sgd import (
     FirstPassage,
@@ -340,6 +341,7 @@ def train_noise(step) -> None:
         noise = [t.to(x.device) for t in state["noise"]]  # checkpoints are read onto the CPU
         loss = [t.to(x.device) for t in state["loss"]]
         first = state["step"] + 1
+    progress = Progress("train_noise", p["epochs"], unit="epoch", start=first)
     for epoch in range(first, p["epochs"] + 1):
         n_e, l_e = noise_strength(model, x, y)
         noise.append(n_e)
@@ -354,6 +356,7 @@ def train_noise(step) -> None:
             per_member = ((model(x[idx]) - y[idx]) ** 2).sum(-1).mean(-1) / 2
             per_member.sum().backward()
             opt.step()
+        progress.update(epoch + 1)  # the loop's epoch e measures, then trains epoch e + 1
         checkpoint.maybe_save(
             epoch,
             lambda: {
@@ -364,6 +367,7 @@ def train_noise(step) -> None:
                 "loss": loss,
             },
         )
+    progress.finish()
     ds = xr.Dataset(
         {
             "noise": (("seed", "epoch"), torch.stack(noise, 1).cpu().numpy(), {"long_name": "𝒩"}),

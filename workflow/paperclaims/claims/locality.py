@@ -24,6 +24,7 @@ from paperclaims.cells import LABEL_TYPES, parse_target, target_names  # noqa: F
 from paperclaims.fits import bootstrap
 from paperclaims.io import read_dataset
 from paperclaims.nets import EnsembleMLP
+from paperclaims.progress import Progress
 from paperclaims.seeds import generator, member_seeds
 from paperclaims.verdict import Check, write_verdict
 
@@ -244,6 +245,13 @@ def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
         gen.set_state(state["generator"])
         fit_epoch, test_error, history = state["fit_epoch"], state["test_error"], state["history"]
         first = state["step"] + 1
+    progress = Progress(
+        "fit_to_zero_error",
+        p["max_epochs"],
+        unit="epoch",
+        start=first - 1,
+        detail=lambda: f"{int((fit_epoch > 0).sum())}/{members} members fitted",
+    )
     for epoch in range(first, p["max_epochs"] + 1):
         order = torch.randperm(n, generator=gen).to(x.device)
         for start in range(0, n, p["batch_size"]):
@@ -258,6 +266,7 @@ def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
         if newly.any():
             test_error[newly] = errors(x_test, y_test)[newly]
             fit_epoch[newly] = epoch
+        progress.update(epoch)
         if bool((fit_epoch > 0).all()):
             break
         if checkpoint is not None:
@@ -272,6 +281,7 @@ def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
                     "history": history,
                 },
             )
+    progress.finish()
     unfitted = fit_epoch == 0
     if unfitted.any():
         test_error[unfitted] = errors(x_test, y_test)[unfitted]

@@ -30,6 +30,7 @@ from paperclaims.cells import case_name, parse_case  # noqa: F401 (re-exported)
 from paperclaims.checkpoint import Checkpoint
 from paperclaims.fits import line_fit
 from paperclaims.io import read_dataset
+from paperclaims.progress import Progress
 from paperclaims.seeds import generator
 from paperclaims.verdict import Check, write_verdict
 
@@ -225,12 +226,15 @@ def simulate_multiplier(step) -> None:
     log_abs_z = torch.zeros(len(lrs), p["chains"], dtype=dtype, device=device)  # z_0 = 1
     every = max(p["steps"] // p["checkpoints"], 1)
     when, mean_log = [], []
+    progress = Progress("simulate_multiplier", p["steps"])
     for t in range(1, p["steps"] + 1):
         h = mean + sd * torch.randn(p["chains"], generator=gen, dtype=dtype, device=device)
         log_abs_z += torch.log(torch.abs(1 - lrs[:, None] * h))
         if t % every == 0 or t == p["steps"]:
             when.append(t)
             mean_log.append(log_abs_z.mean(dim=1))
+        progress.update(t)
+    progress.finish()
     ds = xr.Dataset(
         {
             "log_abs_z": (("lr", "chain"), log_abs_z.cpu().numpy(), {"units": "log|z_T|, z_0 = 1"}),
@@ -289,6 +293,7 @@ def run_phase_chains(
         window_negative = state["window_negative"].to(device)
         gen.set_state(state["generator"])
         first = state["step"] + 1
+    progress = Progress("run_phase_chains", steps, start=first)
     flush = torch.set_flush_denormal(True)  # collapsing chains underflow: keep them fast
     try:
         for t in range(first, steps):
@@ -301,6 +306,7 @@ def run_phase_chains(
                 uw = u * w
                 window_sum += uw
                 window_negative += uw < 0
+            progress.update(t + 1)
             if checkpoint is not None:
                 checkpoint.maybe_save(
                     t,
@@ -315,6 +321,7 @@ def run_phase_chains(
     finally:
         if flush:
             torch.set_flush_denormal(False)
+    progress.finish()
     n_window = steps - window_start
     return {
         "uw": u * w,
