@@ -110,3 +110,39 @@ def smoke_run(tmp_path_factory) -> Path:
     wd = copy_workflow(tmp_path_factory.mktemp("smoke") / "wf")
     snakemake(wd, "--cores", "2", "--configfile", "config/test.yaml")
     return wd
+
+
+def run_verdict(verdict_step, measured, params: dict, tmp_path: Path, claim: str) -> dict:
+    """Golden verdict tests: run a claim's ``verdict`` step on a synthetic measured dataset built
+    in the test (with ``params`` as the rule passes them) and return the verdict.json it wrote."""
+    import json
+
+    from paperclaims.runner import Step
+
+    path = tmp_path / f"{claim}_measured.nc"
+    measured.to_netcdf(path, engine="h5netcdf")
+    out = tmp_path / f"{claim}_verdict.json"
+    step = Step(
+        claim=claim,
+        rule=f"{claim}_verdict",
+        input=_Files(measured=str(path)),
+        output=[str(out)],
+        params=params,
+        base_seed=0,
+        extra={"code_hash": "test"},
+    )
+    verdict_step(step)
+    return json.loads(out.read_text())
+
+
+class _Files(list):
+    """Snakemake's named input list: iterable of paths with attribute access."""
+
+    def __init__(self, **named):
+        super().__init__(named.values())
+        self.__dict__.update(named)
+
+
+def outcomes(verdict: dict) -> dict[str, str]:
+    """Check id → outcome, claim checks and implementation checks alike."""
+    return {c["id"]: c["outcome"] for c in verdict["checks"] + verdict["implementation_checks"]}

@@ -135,13 +135,34 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             msg = f"config key '{key}' = {e.instance!r} is invalid: must be {_allowed(e)}"
         more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
         raise ConfigError(msg + more + ". See config/README.md.")
+    for claim in config.get("claims", []):
+        for list_path, wanted in REQUIRED_CELLS.get(claim, []):
+            have = _at(config, list_path)
+            for value in wanted:
+                value_text = repr(value)
+                if isinstance(value, str) and "." in value:  # the value of another key
+                    value_text = f"{_at(config, value)!r} (the value of '{value}')"
+                    value = _at(config, value)
+                if value not in have:
+                    raise ConfigError(
+                        f"config key '{list_path}' = {have!r} is invalid: must contain "
+                        f"{value_text}, or a check the claim's verdict requires would be silently "
+                        "dropped. See config/README.md."
+                    )
     return config
 
 
-def code_hash(*paths: str | Path) -> str:
-    """Content hash of source files; put in a rule's params so editing them reruns the rule."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(Path(path).name.encode())
-        digest.update(Path(path).read_bytes())
-    return digest.hexdigest()[:16]
+def _at(config: dict, path: str):
+    for key in path.split("."):
+        config = config[key]
+    return config
+
+
+# Sweep cells that a claim's required checks read (a dotted string is another key's value): a
+# config without them fails validation before any job runs, instead of a check vanishing.
+REQUIRED_CELLS = {
+    "periodic": [
+        ("periodic.extrapolation.snake_a", ["periodic.extrapolation.snake_a_headline"]),
+        ("periodic.extrapolation.activations", ["relu", "snake"]),
+    ],
+}

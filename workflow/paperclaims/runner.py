@@ -69,7 +69,8 @@ def run_step(smk) -> None:
     """Entry point used by step.py with the Snakemake ``snakemake`` object."""
     params = dict(smk.params.items())
     target = params.pop("step")
-    params.pop("code_hash", None)  # only there to make Snakemake rerun on code changes
+    # the code hash makes Snakemake rerun on code changes; verdicts record it (computed_from)
+    code_hash = params.pop("code_hash", "")
     params.update(params.pop("args", {}))  # a rule's per-cell parameters, passed as one dict
     params = json.loads(
         json.dumps(params, default=str)
@@ -85,6 +86,7 @@ def run_step(smk) -> None:
         threads=int(smk.threads),
         device_name=run.get("device", "cpu"),
         dtype=run.get("dtype", ""),
+        extra={"code_hash": json.dumps(code_hash) if isinstance(code_hash, list) else code_hash},
     )
     log_path = smk.log[0] if len(smk.log) else None
     with _logging_to(log_path):
