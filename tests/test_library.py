@@ -11,7 +11,6 @@ from conftest import ROOT
 from paperclaims import config as cfg
 from paperclaims import io, seeds
 from paperclaims.fits import bootstrap, line_fit, slope_across_seeds
-from paperclaims.verdict import Check, claims_table, write_verdict
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -94,48 +93,6 @@ def test_bootstrap_median_interval():
     samples = np.random.default_rng(2).normal(5, 1, 400)
     est = bootstrap(samples)
     assert est.low < 5 < est.high and est.low < est.value < est.high
-
-
-def test_verdict_and_claims_table(tmp_path):
-    checks = [
-        Check(
-            id="a",
-            statement="slope",
-            expected={"value": 1.0, "source": "Theorem 1"},
-            measured=1.02,
-            interval=[0.98, 1.05],
-            tolerance="±10%",
-            passed=True,
-        ),
-        Check(
-            id="b",
-            statement="ratio",
-            expected={"trend": "up"},
-            measured=float("nan"),
-            tolerance="> 1",
-            passed=False,
-        ),
-    ]
-    path = tmp_path / "verdict.json"
-    write_verdict(path, claim="x", paper="P", checks=checks, config={"k": 1}, reconstruction="toy")
-    verdict = json.loads(path.read_text())
-    assert verdict["passed"] is False
-    assert {"claim", "paper", "passed", "checks", "config"} <= set(verdict)
-    assert set(verdict["checks"][0]) >= {
-        "id",
-        "statement",
-        "expected",
-        "measured",
-        "interval",
-        "tolerance",
-        "passed",
-    }
-    assert verdict["checks"][1]["measured"] is None  # NaN is not valid JSON
-    table = claims_table([path])
-    assert "| x | P | NOT reproduced | 1/2 |" in table
-    assert (
-        "1.02 [0.98, 1.05]" in table and "Theorem 1" in table and "*Reconstruction:* toy" in table
-    )
 
 
 def test_config_defaults_fill_in():
