@@ -166,3 +166,12 @@ REQUIRED_CELLS = {
         ("periodic.extrapolation.activations", ["relu", "snake"]),
     ],
 }
+
+
+def code_hash(*paths: str | Path) -> str:
+    """Content hash of source files; put in a rule's params so editing them reruns the rule."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).name.encode())
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
