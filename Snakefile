@@ -12,6 +12,7 @@ include: "workflow/rules/phases.smk"
 include: "workflow/rules/saddles.smk"
 include: "workflow/rules/escape.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

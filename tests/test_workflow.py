@@ -7,9 +7,11 @@ import json
 import shutil
 import subprocess
 
+import jsonschema
 import nbformat
 import pytest
 import xarray as xr
+import yaml
 from conftest import BIN, ROOT, copy_workflow, planned_jobs, snakemake
 
 TEST_CONFIG = ("--configfile", "config/test.yaml")
@@ -65,11 +67,14 @@ def test_bad_config_fails_before_any_job(workdir, override, key):
 
 def test_smoke_run_produces_figures_verdicts_and_table(smoke_run):
     table = (smoke_run / "figures" / "claims.md").read_text()
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "verdict.schema.yaml").read_text())
+    assert (smoke_run / "figures" / "checks.png").stat().st_size > 10_000  # checks at a glance
     for claim in ("periodic", "escape", "phases", "locality", "saddles"):
         verdict = json.loads((smoke_run / "results" / claim / "verdict.json").read_text())
+        jsonschema.validate(verdict, schema)  # the documented verdict.json contract
         assert verdict["claim"] == claim and verdict["checks"]
-        for check in verdict["checks"]:
-            assert {"id", "statement", "expected", "measured", "tolerance", "passed"} <= set(check)
+        assert f"## {claim}: {verdict['paper']} — {verdict['verdict']}" in table
+        for check in verdict["checks"] + verdict["implementation_checks"]:
             assert check["id"] in table
         assert (smoke_run / "results" / claim / f"{claim}.ipynb").exists()
         pngs = list((smoke_run / "figures" / claim).glob("*.png"))

@@ -95,7 +95,7 @@ def verdict_files():
 
 
 def all_targets(wildcards):
-    files = ["figures/claims.md", "results/claims.html"]
+    files = ["figures/claims.md", "results/claims.html", "figures/checks.png"]
     for claim in config["claims"]:
         files += CLAIM_TARGETS[claim]
     return files

@@ -56,3 +56,30 @@ rule notebook_html:
         CONDA_ENV
     shell:
         "jupyter nbconvert --to html --output-dir results/{wildcards.claim} {input} > {log} 2>&1"
+
+
+rule checks_at_a_glance:
+    input:
+        verdicts=verdict_files(),
+    output:
+        png=report(
+            "figures/checks.png",
+            caption="../report/checks.rst",
+            category="Verdicts",
+            labels={"figure": "every check at a glance"},
+        ),
+        pdf="figures/checks.pdf",
+    log:
+        "logs/checks_at_a_glance.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        step="paperclaims.checks_figure:draw_step",
+        code_hash=code_hash(
+            PACKAGE / "checks_figure.py",
+            PACKAGE / "verdict.py",
+            PACKAGE / "plotting.py",
+        ),
+    script:
+        STEP_SCRIPT
