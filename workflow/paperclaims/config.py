@@ -165,6 +165,7 @@ REQUIRED_CELLS = {
         ("periodic.extrapolation.snake_a", ["periodic.extrapolation.snake_a_headline"]),
         ("periodic.extrapolation.activations", ["relu", "snake"]),
     ],
+    "locality": [("locality.labels", ["local", "global"])],
 }
 
 
