@@ -1,4 +1,9 @@
-"""`paperclaims audit`: one real (tiny) periodic run, then one broken copy of it per fault kind."""
+"""`paperclaims audit`: one real (tiny) periodic run, then one broken copy of it per fault kind;
+stale verdicts and claims table on a copy of the shared smoke run of every claim.
+
+Every copy is audited as the pipeline wrote it (nothing re-stamped). The audit of the clean smoke
+run itself is in the fast tier: tests/test_audit_clean.py.
+"""
 
 from __future__ import annotations
 
@@ -30,15 +35,11 @@ def _prov(ds: xr.Dataset) -> dict:
     return prov
 
 
-def stamp_checksum(path: Path) -> None:
-    """Record the data checksum the way the proposed io.write_dataset change would.
-
-    (write_dataset(ds, path, {**prov, "data_sha256": data_checksum(ds)})); the file keeps its
-    mtime so Snakemake's view of the DAG is unchanged.
-    """
+def keeping_mtime(path: Path, edit) -> None:
+    """``edit(path)``, then the file's old mtime back: Snakemake's view of the DAG is unchanged,
+    so only a content check can tell."""
     stat = path.stat()
-    ds = read_dataset(path)
-    write_dataset(ds, path, {**_prov(ds), "data_sha256": data_checksum(ds)})
+    edit(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
@@ -46,8 +47,6 @@ def stamp_checksum(path: Path) -> None:
 def built(tmp_path_factory) -> Path:
     wd = copy_workflow(tmp_path_factory.mktemp("audit") / "wf")
     snakemake(wd, "--cores", "2", "--configfile", "config/test.yaml", "--config", CLAIMS)
-    for path in sorted((wd / "results").glob("**/*.nc")):
-        stamp_checksum(path)
     return wd
 
 
@@ -80,12 +79,15 @@ def test_clean_run_passes_and_shows_the_chain(wd, capsys):
     for needle in (
         "figure figures/periodic/extrapolation.png [rule periodic_plot]: OK",
         "notebook results/periodic/periodic.ipynb",
+        "verdict results/periodic/verdict.json [rule periodic_verdict]: OK",
+        "computed from results/periodic/measured.nc (",
         "measured results/periodic/measured.nc [rule periodic_measure]: OK",
         f"run {RUN} [rule periodic_train_forecast]: OK",
         "base_seed=",
         "versions: python=",
         "data_sha256=",
-        "audit PASSED: 16 files checked, 0 faults",
+        "claims table figures/claims.md [rule claims_table]: OK",
+        "audit PASSED: 18 files checked, 0 faults",
     ):
         assert needle in text, needle
 
@@ -103,7 +105,8 @@ def test_module_entry_point_json(wd):
     report = json.loads(proc.stdout)
     assert report["ok"] and report["counts"] == dict.fromkeys(report["counts"], 0)
     entries = report["claims"]["periodic"]
-    assert {e["role"] for e in entries} == {"figure", "notebook", "measured", "run"}
+    assert {e["role"] for e in entries} == {"figure", "notebook", "verdict", "measured", "run"}
+    assert [e["path"] for e in report["tables"]] == ["figures/claims.md"]
     runs = [e for e in entries if e["role"] == "run"]
     assert len(runs) == 6 and all(e["provenance"]["claim"] == "periodic" for e in runs)
     assert all("data_sha256" in e["provenance"] for e in runs)
@@ -181,3 +184,63 @@ def test_foreign(wd):
     assert "no provenance" in foreign[no_prov]["reason"]
     assert foreign[no_prov]["command"] == rebuild_cmd(no_prov)
     assert "3 foreign" in text and f"rm {stray}" in text
+
+
+# ------------------------------------------------------------ stale verdicts and claims table
+# On a copy of the shared smoke run of every claim, audited with the config it was run with.
+
+
+@pytest.fixture
+def smoke(smoke_run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(smoke_run, tmp_path / "smoke", symlinks=True))
+
+
+def audit_smoke(wd: Path) -> tuple[str, dict]:
+    result = Auditor(wd, ["config/test.yaml"], []).run()
+    return format_text(result), result.to_json()
+
+
+def smoke_rebuild_cmd(path: str) -> str:
+    return f"snakemake --cores 2 --configfile config/test.yaml --forcerun {path}"
+
+
+def test_verdict_is_stale_after_its_measured_data_changed(smoke):
+    measured, verdict = "results/periodic/measured.nc", "results/periodic/verdict.json"
+
+    def touch_one_value(path: Path) -> None:  # a rebuilt measured.nc: new data, new checksum
+        ds = read_dataset(path)
+        name = next(n for n in sorted(ds.data_vars) if ds[n].dtype.kind == "f")
+        ds[name].values.flat[0] += 1.0
+        write_dataset(ds, path, _prov(ds))
+
+    keeping_mtime(smoke / measured, touch_one_value)
+    text, report = audit_smoke(smoke)
+    stale = faults_of(report, "stale")
+    assert set(stale) == {verdict}, text
+    assert f"its input {measured} changed after it was computed" in stale[verdict]["reason"]
+    assert stale[verdict]["command"] == smoke_rebuild_cmd(verdict)
+    assert smoke_rebuild_cmd(verdict) in text and "audit FAILED" in text
+    assert not faults_of(report, "hand-edited")  # written by write_dataset: checksum recorded
+
+
+def test_claims_table_is_stale_after_a_verdict_changed(smoke):
+    table, verdict = "figures/claims.md", "results/locality/verdict.json"
+
+    def drop_record(path: Path) -> None:
+        data = json.loads(path.read_text())
+        del data["computed_from"]
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+    keeping_mtime(smoke / verdict, drop_record)
+    text, report = audit_smoke(smoke)
+    stale = {}
+    for f in report["faults"]:
+        assert f["kind"] == "stale", f
+        stale.setdefault(f["path"], []).append(f)
+    assert set(stale) == {verdict, table}, text
+    (verdict_fault,) = stale[verdict]
+    assert verdict_fault["reason"].startswith("records nothing it was computed from")
+    (table_fault,) = stale[table]
+    assert f"its input {verdict} changed after it was computed" in table_fault["reason"]
+    assert table_fault["command"] == smoke_rebuild_cmd(table)
+    assert smoke_rebuild_cmd(table) in text

@@ -1,16 +1,21 @@
 """The audit: every figure's chain back to its cached runs, with provenance, and every fault found.
 
-For each claim in the config the audit follows figure → executed notebook → measured.nc →
-runs/**/*.nc, prints each file's provenance (``provenance_*`` attrs written by ``paperclaims.io``)
-and checks that every cached intermediate still matches the current config and code:
+For each claim in the config the audit follows figure → executed notebook → verdict.json →
+measured.nc → runs/**/*.nc, then the claims table (figures/claims.md), prints each file's
+provenance (``provenance_*`` attrs written by ``paperclaims.io``; a verdict's or the table's
+``computed_from`` record) and checks that every cached intermediate still matches the current
+config and code:
 
 - **stale**: the params stored in provenance differ from the params the current config gives the
   job, or Snakemake's own metadata says the rule's params (incl. the code hash), code or set of
-  inputs changed, or the file is older than its inputs;
+  inputs changed, or the file is older than its inputs; a verdict or the table whose recorded
+  ``computed_from`` (sha256 of each input file, the rule's code hash; see
+  ``paperclaims.verdict.computed_from``) no longer matches its inputs' bytes or the current code
+  hash, or that records nothing it was computed from;
 - **hand-edited**: the data no longer match the checksum recorded when written
   (``provenance_data_sha256``, see ``data_checksum``), or — when no checksum is recorded — the file
   was modified after Snakemake recorded its job as finished;
-- **truncated**: ``paperclaims.io.read_dataset`` cannot read it;
+- **truncated**: ``paperclaims.io.read_dataset`` cannot read it (a verdict: not valid JSON);
 - **foreign**: a .nc whose provenance claim/rule does not match the rule that produces its path,
   that has no provenance at all, or that no rule of the current DAG produces;
 - **missing**: a file of the DAG that does not exist.
@@ -22,8 +27,10 @@ subprocess in the workflow directory with the same config files).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -34,17 +41,16 @@ from pathlib import Path
 import xarray as xr
 import yaml
 
-from paperclaims.io import data_checksum
+from paperclaims.io import data_checksum, raw_data_checksum
 
 CHECKSUM_ATTR = "provenance_data_sha256"
 FAULT_KINDS = ("stale", "hand-edited", "truncated", "foreign", "missing")
 VERSION_KEYS = ("python", "torch", "numpy", "xarray", "paperclaims")
 # A file written more than this many seconds after Snakemake recorded its job's end was edited.
 MTIME_SLACK_S = 2.0
-
-
-# ---------------------------------------------------------------------------------------------
-# Content checksum (to be recorded by paperclaims.io.write_dataset as provenance_data_sha256)
+CLAIMS_TABLE = "figures/claims.md"
+# The last line of figures/claims.md (paperclaims.verdict.claims_table).
+TABLE_RECORD = re.compile(r"^<!-- computed_from: (\{.*\}) -->\s*$", re.MULTILINE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +204,7 @@ class Fault:
 @dataclass
 class Entry:
     path: str
-    role: str  # figure | notebook | measured | run | other
+    role: str  # figure | notebook | verdict | measured | run | other | table
     rule: str | None = None
     provenance: dict = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
@@ -210,12 +216,16 @@ class Report:
     directory: str
     configfiles: list[str]
     claims: dict[str, list[Entry]] = field(default_factory=dict)
+    tables: list[Entry] = field(default_factory=list)
     other: list[Entry] = field(default_factory=list)
 
     @property
+    def entries(self) -> list[Entry]:
+        return [e for es in self.claims.values() for e in es] + self.tables + self.other
+
+    @property
     def faults(self) -> list[Fault]:
-        entries = [e for es in self.claims.values() for e in es] + self.other
-        return [f for e in entries for f in e.faults]
+        return [f for e in self.entries for f in e.faults]
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(FAULT_KINDS, 0)
@@ -228,6 +238,7 @@ class Report:
             "directory": self.directory,
             "configfiles": self.configfiles,
             "claims": {c: [asdict(e) for e in es] for c, es in self.claims.items()},
+            "tables": [asdict(e) for e in self.tables],
             "other": [asdict(e) for e in self.other],
             "faults": [asdict(f) for f in self.faults],
             "counts": self.counts(),
@@ -382,7 +393,11 @@ class Auditor:
         recorded = ds.attrs.get(CHECKSUM_ATTR)
         if recorded is not None:
             actual = data_checksum(ds)
-            if actual != recorded:
+            if actual != recorded and raw_data_checksum(ds) == recorded:
+                entry.notes.append(
+                    "checksum recorded over raw NaN bytes (written before NaNs were canonicalised)"
+                )
+            elif actual != recorded:
                 entry.faults.append(
                     Fault(
                         "hand-edited",
@@ -427,6 +442,74 @@ class Auditor:
             entry.provenance = notebook_provenance(self.directory / path)
         return entry
 
+    def check_computed(self, path: str, role: str) -> Entry:
+        """A verdict.json or the claims table: Snakemake's checks, then its ``computed_from``
+        record against its inputs' bytes now and the rule's code hash now."""
+        entry = self.check_other(path, role)
+        job, file = self.producer.get(path), self.directory / path
+        if job is None or not file.exists():
+            return entry
+        try:
+            record = read_computed_from(file)
+        except (OSError, ValueError) as err:
+            entry.faults.append(
+                Fault(
+                    "truncated",
+                    path,
+                    f"unreadable ({type(err).__name__}: {err})",
+                    self.rebuild(path),
+                )
+            )
+            return entry
+        if not isinstance(record, dict) or not isinstance(record.get("inputs"), dict):
+            entry.faults.append(
+                Fault(
+                    "stale",
+                    path,
+                    "records nothing it was computed from (no computed_from: inputs' checksums and "
+                    "code hash)",
+                    self.rebuild(path),
+                )
+            )
+            return entry
+        entry.provenance = {"computed_from": record}
+        for name, recorded in sorted(record["inputs"].items()):
+            source = self.directory / name
+            if not source.is_file():
+                why = f"its input {name} no longer exists"
+            else:
+                now = file_sha256(source)
+                if now == recorded:
+                    continue
+                why = (
+                    f"its input {name} changed after it was computed (sha256 now {now[:12]}…, "
+                    f"recorded {str(recorded)[:12]}…)"
+                )
+            entry.faults.append(Fault("stale", path, why, self.rebuild(path)))
+        wanted = sorted(job["input"])
+        if sorted(record["inputs"]) != wanted:
+            entry.faults.append(
+                Fault(
+                    "stale",
+                    path,
+                    f"computed from {sorted(record['inputs'])}; the rule now takes {wanted}",
+                    self.rebuild(path),
+                )
+            )
+        code = job["params"].get("code_hash")
+        if code is not None:
+            code = json.dumps(code) if isinstance(code, list) else str(code)  # as run_step does
+            if record.get("code") != code:
+                entry.faults.append(
+                    Fault(
+                        "stale",
+                        path,
+                        f"computed by code hash {record.get('code')!r}; the code now hashes {code!r}",
+                        self.rebuild(path),
+                    )
+                )
+        return entry
+
     # walking ------------------------------------------------------------------------------
     def run(self) -> Report:
         claims = list(self.config.get("claims", []))
@@ -451,6 +534,9 @@ class Auditor:
             )
             for nb in chain:
                 entries.append(self.check_other(nb, "notebook"))
+            verdict = f"results/{claim}/verdict.json"
+            if verdict in self.producer or (self.directory / verdict).exists():
+                entries.append(self.check_computed(verdict, "verdict"))
             measured = f"results/{claim}/measured.nc"
             if measured in self.producer or (self.directory / measured).exists():
                 entries.append(self.check_netcdf(measured, "measured", claim))
@@ -474,6 +560,8 @@ class Auditor:
                 entries.append(self.check_netcdf(other, "other", claim))
             seen |= {e.path for e in entries}
             self.report.claims[claim] = entries
+        if CLAIMS_TABLE in self.producer or (self.directory / CLAIMS_TABLE).exists():
+            self.report.tables.append(self.check_computed(CLAIMS_TABLE, "table"))
         known = {p.stem for p in (self.directory / "workflow" / "rules").glob("*.smk")}
         for p in sorted((self.directory / "results").glob("**/*.nc")):
             rel = str(p.relative_to(self.directory))
@@ -484,6 +572,22 @@ class Auditor:
                 continue  # a claim not selected in this config: not audited
             self.report.other.append(self.check_netcdf(rel, "other", None))
         return self.report
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_computed_from(path: Path) -> dict | None:
+    """The ``computed_from`` record of a verdict.json (top-level key) or of the claims table (its
+    last ``<!-- computed_from: {…} -->`` line); None when it records none. ValueError when a
+    verdict is not JSON."""
+    text = path.read_text()
+    if path.suffix == ".json":
+        verdict = json.loads(text)
+        return verdict.get("computed_from") if isinstance(verdict, dict) else None
+    found = TABLE_RECORD.findall(text)
+    return json.loads(found[-1]) if found else None
 
 
 def notebook_provenance(path: Path) -> dict:
@@ -510,7 +614,11 @@ def _short_params(params, limit: int = 160) -> str:
 def describe(entry: Entry) -> list[str]:
     prov = entry.provenance
     lines = []
-    if entry.role == "notebook" and prov:
+    if entry.role in ("verdict", "table") and prov:
+        record = prov["computed_from"]
+        inputs = ", ".join(f"{k} ({str(v)[:12]}…)" for k, v in sorted(record["inputs"].items()))
+        lines.append(f"computed from {inputs or 'no inputs'}; code {record.get('code')}")
+    elif entry.role == "notebook" and prov:
         lines.append(
             f"papermill {prov.get('input_path')} → {prov.get('output_path')}, "
             f"parameters {json.dumps(prov.get('parameters', {}), sort_keys=True)}, "
@@ -540,6 +648,7 @@ def format_text(report: Report) -> str:
     arrows = {
         "figure": "",
         "notebook": "← ",
+        "verdict": "  ← ",
         "measured": "  ← ",
         "run": "    ← ",
         "other": "    ? ",
@@ -561,6 +670,16 @@ def format_text(report: Report) -> str:
             for f in e.faults:
                 out.append(f"{' ' * len(pad)}    {f.kind.upper()}: {f.reason}")
                 out.append(f"{' ' * len(pad)}      fix: {f.command}")
+    for e in report.tables:
+        out.append("")
+        status = "OK" if not e.faults else "FAULT " + ",".join(sorted({f.kind for f in e.faults}))
+        rule = f" [rule {e.rule}]" if e.rule else ""
+        out.append(f"claims table {e.path}{rule}: {status}")
+        for line in describe(e):
+            out.append(f"    {line}")
+        for f in e.faults:
+            out.append(f"    {f.kind.upper()}: {f.reason}")
+            out.append(f"      fix: {f.command}")
     if report.other:
         out.append("")
         out.append("outside the selected claims' chains")
@@ -590,7 +709,7 @@ def format_text(report: Report) -> str:
         if removals:
             out.append(f"  {shlex.join(['rm', *removals])}")
     counts = report.counts()
-    files = sum(len(es) for es in report.claims.values()) + len(report.other)
+    files = len(report.entries)
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     verdict = "FAILED" if faults else "PASSED"
     out.append("")

@@ -89,14 +89,28 @@ def data_checksum(ds: xr.Dataset) -> str:
     """sha256 over every variable (data variables and coordinates) of ``ds``, in sorted order.
 
     Each variable contributes its name, dims, dtype, shape and values. Numbers are hashed as their
-    raw bytes, strings/objects as JSON, so a dataset hashes the same before it is written to
-    netCDF and after it is read back; attrs (provenance included) are not part of the checksum.
+    bytes in native byte order with every NaN made the canonical quiet NaN (see
+    ``_canonical_numbers``), strings/objects as JSON, so a dataset hashes the same before it is
+    written to netCDF and after it is read back; attrs (provenance included) are not part of the
+    checksum. ±inf and -0.0 are hashed as they are: the round trip keeps them.
     """
+    return _checksum(ds, canonical_nan=True)
+
+
+def raw_data_checksum(ds: xr.Dataset) -> str:
+    """The checksum files written before NaNs were canonicalised recorded (NaN bytes as they
+    were); ``paperclaims audit`` accepts it so older caches do not read as hand-edited."""
+    return _checksum(ds, canonical_nan=False)
+
+
+def _checksum(ds: xr.Dataset, canonical_nan: bool) -> str:
     digest = hashlib.sha256()
     for name in sorted(map(str, ds.variables)):
         var = ds.variables[name]
         values = np.asarray(var.values)
         text = values.dtype.kind in "OUS"
+        if not text and canonical_nan:
+            values = _canonical_numbers(values)
         digest.update(name.encode() + b"\0")
         digest.update(json.dumps(list(map(str, var.dims))).encode() + b"\0")
         digest.update(("str" if text else values.dtype.str).encode() + b"\0")
@@ -110,6 +124,23 @@ def data_checksum(ds: xr.Dataset) -> str:
     return digest.hexdigest()
 
 
+def _canonical_numbers(values: np.ndarray) -> np.ndarray:
+    """``values`` in native byte order, every NaN (any sign or payload) as the dtype's canonical
+    quiet NaN. NaNs computed by arithmetic carry the sign bit (0xfff8… from 0/0 or inf - inf on
+    x86); a fill value round trip (a numeric ``_FillValue`` written, then decoded to NaN) gives
+    0x7ff8…: the same data either way."""
+    if not values.dtype.isnative:
+        values = values.astype(values.dtype.newbyteorder("="))
+    if values.dtype.kind == "c":
+        out = np.empty_like(values)
+        out.real, out.imag = _canonical_numbers(values.real), _canonical_numbers(values.imag)
+        return out
+    if values.dtype.kind != "f":
+        return values
+    nan = np.isnan(values)
+    return np.where(nan, values.dtype.type(np.nan), values) if nan.any() else values
+
+
 def write_dataset(ds: xr.Dataset, path: str | Path, prov: dict) -> Path:
     """Write ``ds`` with provenance attrs to ``path`` atomically (temp file + rename)."""
     missing = [k for k in PROVENANCE_KEYS if k not in prov]
@@ -118,6 +149,13 @@ def write_dataset(ds: xr.Dataset, path: str | Path, prov: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds = ds.copy()
+    for var in ds.variables.values():
+        # Encodings come along from the files a step read (dtype, _FillValue, chunks…). Written
+        # as they are they can change the data: a variable read as int64 that a step turned into
+        # float with NaNs (an outer join, a reindex) would be cast back to int64 with every NaN
+        # as -2**63. Each dataset is written as it is in memory, so what is read back is what
+        # the step computed and what the recorded checksum describes.
+        var.encoding = {}
     ds.attrs.update({f"provenance_{k}": v for k, v in prov.items()})
     ds.attrs["provenance_data_sha256"] = data_checksum(ds)  # `paperclaims audit` detects hand edits
     for var in [ds, *ds.variables.values()]:  # h5netcdf cannot store numpy/str-subclass attrs
