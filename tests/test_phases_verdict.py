@@ -1,0 +1,344 @@
+"""Golden tests of the `phases` verdict: synthetic measured datasets, built here with the variables,
+dims and coords that `phases.measure` writes, on which the claim holds, is contradicted, is
+under-powered, or a check's precondition fails; each check's outcome is asserted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import outcomes, run_verdict
+from paperclaims.claims import phases
+from paperclaims.verdict import CheckCodeError
+
+RULE = {"clean_accuracy": 0.95, "rise": 0.05, "memorized": 0.95}
+PARAMS = {  # what rule phases_verdict passes: the schema defaults of phases.verdict and the config
+    "seed_fraction": 0.8,
+    "min_rise_points": 5,
+    "max_cos_phase_II": -0.5,
+    "min_auroc": 0.95,
+    "max_drop_ratio": 0.1,
+    "config": {"datasets": ["digits"], "noise": [0, 0.4]},
+}
+STEPS = np.array([0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000])
+# Records 0–2 phase I, 3–6 phase II, 7–8 phase III, 9–11 phase IV (by the rule, on these curves).
+ACC_CLEAN = np.array([0.1, 0.5, 0.8, 0.97, 0.98, 0.99, 0.99, 0.99, 1.0, 1.0, 1.0, 1.0])
+ACC_WRONG = np.array([0.1, 0.05, 0.04, 0.04, 0.04, 0.05, 0.05, 0.3, 0.7, 0.97, 1.0, 1.0])
+ACC_WRONG_NEVER = np.full(len(STEPS), 0.05)  # the mislabeled samples are never learned
+FALL = np.array([0.9, 0.6, 0.3, 0.1, 0.07, 0.05])  # test error down to its minimum at record 5
+PHASE_II = slice(3, 7)
+PEAK = 5  # the AUROC peak and the test-error minimum: a phase-II record
+
+NOISY = {  # per-seed parameters of a ρ = 0.4 run where the claim holds
+    "memorize": True,
+    "rise": 20.0,  # final minus minimum test error, points
+    "cos": -0.8,  # cos_cw in phase II
+    "auroc": 0.99,  # AUROC peak
+    "gain": 15.0,  # original minus cleaned final test error, points
+}
+CLEAN = {"R_ratio": 0.02, "A_ratio": 0.03, "rise": 1.0}  # per-seed parameters at ρ = 0
+CLAIM_CHECKS = [
+    "four_phases[digits, ρ=0.4]",
+    "min_test_error_in_phase_II[digits, ρ=0.4]",
+    "test_error_rise[digits, ρ=0.4]",
+    "cos_cw_phase_II[digits, ρ=0.4]",
+    "auroc_peak_in_phase_II[digits, ρ=0.4]",
+    "auroc_peak_value[digits, ρ=0.4]",
+    "cleaning_helps[digits, ρ=0.4]",
+    "rho0_R_drop[digits]",
+    "rho0_A_drop[digits]",
+    "rho0_no_rise[digits]",
+]
+FRACTION_CHECKS = CLAIM_CHECKS[0], CLAIM_CHECKS[1], CLAIM_CHECKS[4]
+
+
+def _per_seed(value, n_seeds, rng, jitter):
+    """A scalar gets a small seed-to-seed jitter (relative); a list is taken as given."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        assert len(value) == n_seeds
+        return np.asarray(value, dtype=float)
+    return (
+        value * (1 + jitter * rng.standard_normal(n_seeds)) if jitter else np.full(n_seeds, value)
+    )
+
+
+def _noisy_run(rng, n_seeds, p):
+    p = {**NOISY, **p}
+    memorize = np.broadcast_to(np.asarray(p["memorize"]), (n_seeds,))
+    rise, cos, auc, gain = (
+        _per_seed(p[k], n_seeds, rng, 0.005) for k in ("rise", "cos", "auroc", "gain")
+    )
+    out = {
+        k: np.zeros((n_seeds, len(STEPS))) for k in ("acc_c", "acc_w", "err", "cos", "auc", "clean")
+    }
+    for s in range(n_seeds):
+        out["acc_c"][s] = ACC_CLEAN
+        out["acc_w"][s] = ACC_WRONG if memorize[s] else ACC_WRONG_NEVER
+        final = FALL[-1] + rise[s] / 100
+        out["err"][s] = np.concatenate([FALL, np.linspace(FALL[-1] + 0.01, final, 6)])
+        out["cos"][s] = -0.1
+        out["cos"][s, PHASE_II] = cos[s]
+        out["auc"][s] = np.full(len(STEPS), 0.6)
+        out["auc"][s, PEAK] = min(auc[s], 1.0)
+        out["clean"][s] = np.clip(out["err"][s] - gain[s] / 100, 0.01, 1)  # cleaned retrain
+    return out
+
+
+def _clean_run(rng, n_seeds, p):
+    p = {**CLEAN, **p}
+    r_ratio, a_ratio, rise = (
+        _per_seed(p[k], n_seeds, rng, 0.005) for k in ("R_ratio", "A_ratio", "rise")
+    )
+    acc = np.tile(np.asarray(p.get("acc", ACC_CLEAN)), (n_seeds, 1))
+    err = np.stack(
+        [np.concatenate([FALL, np.linspace(FALL[-1], FALL[-1] + r / 100, 6)]) for r in rise]
+    )
+    after = np.arange(len(STEPS)) >= 3  # phase II of ACC_CLEAN
+    big_R = np.where(after, 0.5 * r_ratio[:, None], 0.5)
+    big_A = np.where(after, 0.4 * a_ratio[:, None], 0.4)
+    big_R[:, 0] = big_A[:, 0] = 0.95  # step 0, before any update: left out of phase I's median
+    return acc, err, big_R, big_A
+
+
+def grid(at_0, at_04):
+    """(seed, step) arrays at ρ = 0 and 0.4 → (dataset, noise, seed, step)."""
+    return np.stack([at_0, at_04])[None]
+
+
+def measured(n_seeds=20, noisy=None, clean=None, seed=0) -> xr.Dataset:
+    """A measured.nc of one data set (digits) at ρ = 0 and 0.4, with the phases detected from the
+    synthetic subset curves by the claim's own rule, as `phases.measure` does."""
+    rng = np.random.default_rng(seed)
+    nz = _noisy_run(rng, n_seeds, noisy or {})
+    acc0, err0, big_R, big_A = _clean_run(rng, n_seeds, clean or {})
+    nan = np.full((n_seeds, len(STEPS)), np.nan)
+    dims = ("dataset", "noise", "seed", "step")
+    curves = xr.Dataset(
+        {
+            "acc_correct": (dims[1:], grid(acc0, nz["acc_c"])[0]),
+            "acc_mislabeled": (dims[1:], grid(nan, nz["acc_w"])[0]),
+        }
+    )
+    bounds, phase = phases.phases_of_run(curves, RULE)
+    bound_steps = np.where(bounds >= 0, STEPS[np.clip(bounds, 0, None)], np.nan)
+    loss = grid(np.ones_like(nan), np.ones_like(nan))
+    m = xr.Dataset(
+        {
+            "acc_correct": (dims, grid(acc0, nz["acc_c"])),
+            "acc_mislabeled": (dims, grid(nan, nz["acc_w"])),
+            "loss_correct": (dims, loss),
+            "loss_mislabeled": (dims, grid(nan, np.ones_like(nan))),
+            "auroc": (dims, grid(nan, nz["auc"])),
+            "test_error": (dims, grid(err0, nz["err"]), {"units": "fraction"}),
+            "R": (dims, grid(big_R, 0.3 * np.ones_like(nan))),
+            "A": (dims, grid(big_A, 0.2 * np.ones_like(nan))),
+            "cos_cw": (dims, grid(nan, nz["cos"])),
+            "r": (dims, grid(nan, np.ones_like(nan))),
+            "phase": (dims, phase[None]),
+            "transition_step": (("dataset", "noise", "seed", "transition"), bound_steps[None]),
+            "clean_test_error": (dims, grid(nan, nz["clean"])),
+            "clean_step": (dims[:3], np.array([[[0] * n_seeds, [int(STEPS[PEAK])] * n_seeds]])),
+            "drop_precision": (dims[:3], np.array([[[np.nan] * n_seeds, [0.9] * n_seeds]])),
+        },
+        coords={
+            "dataset": ["digits"],
+            "noise": [0.0, 0.4],
+            "seed": np.arange(n_seeds),
+            "step": STEPS,
+            "transition": ["I→II", "II→III", "III→IV"],
+        },
+        attrs={
+            "phase_rule": phases.PHASE_RULE.format(**RULE),
+            "reconstruction": phases.RECONSTRUCTION,
+        },
+    )
+    return m
+
+
+def verdict_of(ds, tmp_path, params=PARAMS):
+    return run_verdict(phases.verdict, ds, params, tmp_path, "phases")
+
+
+def checks_by_id(verdict):
+    return {c["id"]: c for c in verdict["checks"]}
+
+
+def test_synthetic_runs_have_the_intended_phases():
+    m = measured(n_seeds=3, noisy={"memorize": [True, True, False]})
+    phase = m["phase"].sel(dataset="digits")
+    np.testing.assert_array_equal(
+        phase.sel(noise=0.4, seed=0), [1, 1, 1] + [2] * 4 + [3] * 2 + [4] * 3
+    )
+    np.testing.assert_array_equal(phase.sel(noise=0.4, seed=2), [1, 1, 1] + [2] * 9)
+    np.testing.assert_array_equal(phase.sel(noise=0.0, seed=0), [1, 1, 1] + [2] * 9)
+    assert int(np.argmin(m["test_error"].sel(noise=0.4, seed=0).values[0])) == PEAK
+
+
+def test_claim_holds_every_claim_check_supports(tmp_path):
+    v = verdict_of(measured(n_seeds=20), tmp_path)
+    assert outcomes(v) == {
+        **dict.fromkeys(CLAIM_CHECKS, "supports"),
+        "values_in_range[digits]": "supports",
+    }
+    assert v["verdict"] == "reproduced"
+    assert [c["id"] for c in v["checks"]] == CLAIM_CHECKS
+    assert [c["id"] for c in v["implementation_checks"]] == ["values_in_range[digits]"]
+    by_id = checks_by_id(v)
+    assert [i for i, c in by_id.items() if c["headline"]] == ["four_phases[digits, ρ=0.4]"]
+    for c in v["checks"]:
+        assert c["control"] is None and not c["uninformative"]  # no controls yet (per-claim issue)
+        assert c["threshold"]["source"] and c["interval_method"]
+        assert c["interval"][0] <= c["measured"] <= c["interval"][1]
+    assert by_id["four_phases[digits, ρ=0.4]"]["measured"] == 1.0
+    assert by_id["four_phases[digits, ρ=0.4]"]["interval"][0] == pytest.approx(0.025 ** (1 / 20))
+    assert by_id["test_error_rise[digits, ρ=0.4]"]["measured"] == pytest.approx(20, rel=0.05)
+    assert by_id["rho0_R_drop[digits]"]["precondition"]["held"]
+
+
+def test_thresholds_come_from_the_one_table(tmp_path):
+    v = verdict_of(measured(n_seeds=3), tmp_path)
+    for c in v["checks"] + v["implementation_checks"]:
+        t = phases.THRESHOLDS[c["id"].split("[")[0]]
+        assert c["threshold"] == t.to_dict()
+    assert phases.THRESHOLDS["four_phases"].text() == "≥ 0.8"
+    assert phases.THRESHOLDS["rho0_no_rise"].text() == "< 5"
+
+
+def test_claim_contradicted_no_phase_III_headline_contradicts(tmp_path):
+    ds = measured(
+        n_seeds=20,
+        noisy={"memorize": False, "cos": 0.2, "auroc": 0.7, "gain": -5.0},
+        clean={"R_ratio": 0.8, "A_ratio": 0.9, "rise": 10.0},
+    )
+    v = verdict_of(ds, tmp_path)
+    assert outcomes(v) == {
+        "four_phases[digits, ρ=0.4]": "contradicts",
+        # phase II never ends, so nothing can be placed inside it; no phase III, no rise to judge
+        "min_test_error_in_phase_II[digits, ρ=0.4]": "inconclusive",
+        "test_error_rise[digits, ρ=0.4]": "inconclusive",
+        "cos_cw_phase_II[digits, ρ=0.4]": "contradicts",
+        "auroc_peak_in_phase_II[digits, ρ=0.4]": "inconclusive",
+        "auroc_peak_value[digits, ρ=0.4]": "contradicts",
+        "cleaning_helps[digits, ρ=0.4]": "contradicts",
+        "rho0_R_drop[digits]": "contradicts",
+        "rho0_A_drop[digits]": "contradicts",
+        "rho0_no_rise[digits]": "contradicts",
+        "values_in_range[digits]": "supports",
+    }
+    assert v["verdict"] == "not reproduced"
+    by_id = checks_by_id(v)
+    assert by_id["four_phases[digits, ρ=0.4]"]["interval"][1] < 0.8
+    assert "phase III" in by_id["test_error_rise[digits, ρ=0.4]"]["reason"]
+    assert "bounded" in by_id["min_test_error_in_phase_II[digits, ρ=0.4]"]["reason"]
+
+
+def test_signatures_contradicted_with_four_phases_found_is_partly_reproduced(tmp_path):
+    """Only the headline contradicting makes 'not reproduced': four phases found, the rest wrong."""
+    ds = measured(
+        n_seeds=20,
+        noisy={"rise": 1.0, "cos": 0.2, "auroc": 0.7, "gain": -5.0},
+        clean={"R_ratio": 0.8, "A_ratio": 0.9, "rise": 10.0},
+    )
+    v = verdict_of(ds, tmp_path)
+    expected = dict.fromkeys(CLAIM_CHECKS, "contradicts")
+    expected.update(
+        dict.fromkeys(FRACTION_CHECKS, "supports"), **{"values_in_range[digits]": "supports"}
+    )
+    assert outcomes(v) == expected
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_under_powered_two_seeds_wide_spread_is_inconclusive(tmp_path):
+    ds = measured(
+        n_seeds=2,
+        noisy={"rise": [2.0, 12.0], "cos": [-0.9, -0.1], "auroc": [0.99, 0.9], "gain": [5.0, -3.0]},
+        clean={"R_ratio": [0.02, 0.3], "A_ratio": [0.02, 0.3], "rise": [1.0, 8.0]},
+    )
+    v = verdict_of(ds, tmp_path)
+    assert outcomes(v) == {
+        **dict.fromkeys(CLAIM_CHECKS, "inconclusive"),
+        "values_in_range[digits]": "supports",
+    }
+    assert v["verdict"] == "inconclusive"
+    for c in v["checks"]:  # every interval straddles its threshold; no precondition failed
+        assert "across the edge" in c["reason"], c["id"]
+
+
+def test_two_seeds_that_agree_cannot_support_a_fraction(tmp_path):
+    """2 of 2 seeds: a bootstrap would give [1, 1]; the exact binomial interval is [0.16, 1]."""
+    v = verdict_of(measured(n_seeds=2), tmp_path)
+    by_id = checks_by_id(v)
+    for i in FRACTION_CHECKS:
+        assert by_id[i]["measured"] == 1.0 and by_id[i]["outcome"] == "inconclusive"
+        assert by_id[i]["interval"][0] == pytest.approx(0.025**0.5)
+
+
+def test_default_scale_five_seeds_fractions_inconclusive_rest_supports(tmp_path):
+    """Five seeds all showing the phases: the fraction checks cannot reach 0.8 (17 seeds needed)."""
+    v = verdict_of(measured(n_seeds=5), tmp_path)
+    expected = dict.fromkeys(CLAIM_CHECKS, "supports")
+    expected.update(
+        dict.fromkeys(FRACTION_CHECKS, "inconclusive"), **{"values_in_range[digits]": "supports"}
+    )
+    assert outcomes(v) == expected
+    assert v["verdict"] == "partly reproduced"
+    assert any("17 seeds" in note for note in v["notes"])
+
+
+def test_R_crossing_zero_fails_the_drop_precondition(tmp_path):
+    """The audit's case: R from 0.5 to −0.011 gives a negative ratio, which passed '≤ 0.1'."""
+    v = verdict_of(measured(n_seeds=20, clean={"R_ratio": -0.022}), tmp_path)
+    c = checks_by_id(v)["rho0_R_drop[digits]"]
+    assert c["measured"] < 0 and c["outcome"] == "inconclusive"
+    assert not c["precondition"]["held"]
+    assert c["reason"].startswith("precondition failed") and "crosses zero" in c["reason"]
+    assert checks_by_id(v)["rho0_A_drop[digits]"]["outcome"] == "supports"
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_boundaries_never_reached_fail_preconditions(tmp_path):
+    """Phase III reached in one seed only; at ρ = 0 the net never fits its training data."""
+    never_fit = np.minimum(ACC_CLEAN, 0.9)
+    ds = measured(n_seeds=20, noisy={"memorize": [True] + [False] * 19}, clean={"acc": never_fit})
+    v = verdict_of(ds, tmp_path)
+    by_id = checks_by_id(v)
+    rise = by_id["test_error_rise[digits, ρ=0.4]"]
+    assert rise["outcome"] == "inconclusive" and rise["precondition"]["measured"] == "1 of 20 seeds"
+    assert "at least 2 seeds that reached phase III" in rise["reason"]
+    for i in ("rho0_R_drop[digits]", "rho0_A_drop[digits]", "rho0_no_rise[digits]"):
+        assert by_id[i]["outcome"] == "inconclusive", i
+        assert by_id[i]["precondition"]["measured"].startswith("0 of 20 seeds"), i
+    assert "fit their training data" in by_id["rho0_no_rise[digits]"]["reason"]
+    # one bounded phase II: its fraction is over that one seed, whose interval is wide
+    placed = by_id["min_test_error_in_phase_II[digits, ρ=0.4]"]
+    assert placed["precondition"] == {
+        "what": placed["precondition"]["what"],
+        "held": True,
+        "measured": "1 of 20 seeds",
+    }
+    assert placed["outcome"] == "inconclusive"
+    assert by_id["four_phases[digits, ρ=0.4]"]["outcome"] == "contradicts"
+    assert v["verdict"] == "not reproduced"
+
+
+def test_implementation_check_apart_from_the_verdict(tmp_path):
+    ds = measured(n_seeds=20)
+    ds["A"][0, 0, 0, 5] = 1.5  # A = |ḡ|²/mean|g_μ|² cannot exceed 1: a bug in our code
+    v = verdict_of(ds, tmp_path)
+    impl = v["implementation_checks"][0]
+    assert impl["outcome"] == "contradicts" and impl["details"]["outside_by_variable"]["A"] == 1
+    assert v["verdict"] == "reproduced" and v["counts"]["contradicts"] == 0
+
+
+def test_a_threshold_moved_in_the_config_fails_loudly(tmp_path):
+    with pytest.raises(CheckCodeError, match="seed_fraction"):
+        verdict_of(measured(n_seeds=3), tmp_path, {**PARAMS, "seed_fraction": 0.5})
+
+
+def test_a_missing_required_check_fails_loudly(tmp_path):
+    no_clean = measured(n_seeds=3).sel(noise=[0.4])
+    with pytest.raises(CheckCodeError, match="rho0_R_drop"):
+        verdict_of(no_clean, tmp_path)
+    no_noisy = measured(n_seeds=3).sel(noise=[0.0])
+    with pytest.raises(CheckCodeError):  # no ρ ≥ 0.2: no headline, no four_phases
+        verdict_of(no_noisy, tmp_path)
