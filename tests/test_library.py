@@ -95,6 +95,11 @@ def test_bootstrap_median_interval():
     assert est.low < 5 < est.high and est.low < est.value < est.high
 
 
+def test_required_sweep_values_apply_only_to_claims_that_run():
+    config = {"claims": ["escape"], "periodic": {"extrapolation": {"snake_a": [5.5]}}}
+    assert cfg.validate_config(config, SCHEMA)["claims"] == ["escape"]
+
+
 def test_config_defaults_fill_in():
     config = cfg.validate_config({}, SCHEMA)
     assert config["seed"] >= 0 and config["periodic"]["extrapolation"]["lr"] > 0
@@ -108,6 +113,24 @@ def test_config_defaults_fill_in():
         ({"periodic": {"extrapolation": {"activations": ["gelu"]}}}, "activations", "relu"),
         ({"device": "tpu"}, "device", "cpu"),
         ({"periodic": {"typo": 1}}, "periodic.typo", "extrapolation"),
+        # sweep values a claim's required checks read (REQUIRED_CELLS)
+        (
+            {"periodic": {"extrapolation": {"snake_a": [5.5], "snake_a_headline": 10}}},
+            "periodic.extrapolation.snake_a",
+            "must contain 10",
+        ),
+        (
+            {"periodic": {"extrapolation": {"activations": ["tanh", "snake"]}}},
+            "periodic.extrapolation.activations",
+            "must contain 'relu'",
+        ),
+        ({"claims": ["locality"], "locality": {"labels": ["local"]}}, "locality.labels", "global"),
+        ({"claims": ["phases"], "phases": {"noise": [0, 0.1]}}, "phases.noise", "≥ 0.2"),
+        (
+            {"claims": ["phases"], "phases": {"verdict": {"min_auroc": 0.5}}},
+            "phases.verdict",
+            "noise",
+        ),
     ],
 )
 def test_config_errors_name_key_value_and_allowed(bad, key, allowed):

@@ -7,17 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import outcomes, run_verdict
+from conftest import ROOT, outcomes, run_verdict
 from paperclaims.claims import phases
 from paperclaims.verdict import CheckCodeError
 
 RULE = {"clean_accuracy": 0.95, "rise": 0.05, "memorized": 0.95}
-PARAMS = {  # what rule phases_verdict passes: the schema defaults of phases.verdict and the config
-    "seed_fraction": 0.8,
-    "min_rise_points": 5,
-    "max_cos_phase_II": -0.5,
-    "min_auroc": 0.95,
-    "max_drop_ratio": 0.1,
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+PARAMS = {  # what rule phases_verdict passes
     "config": {"datasets": ["digits"], "noise": [0, 0.4]},
 }
 STEPS = np.array([0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000])
@@ -330,9 +326,12 @@ def test_implementation_check_apart_from_the_verdict(tmp_path):
     assert v["verdict"] == "reproduced" and v["counts"]["contradicts"] == 0
 
 
-def test_a_threshold_moved_in_the_config_fails_loudly(tmp_path):
-    with pytest.raises(CheckCodeError, match="seed_fraction"):
-        verdict_of(measured(n_seeds=3), tmp_path, {**PARAMS, "seed_fraction": 0.5})
+def test_a_threshold_cannot_be_moved_from_the_config():
+    """Thresholds are THRESHOLDS, committed before the runs: the old phases.verdict keys are gone."""
+    from paperclaims.config import ConfigError, validate_config
+
+    with pytest.raises(ConfigError, match="phases.verdict"):
+        validate_config({"phases": {"verdict": {"seed_fraction": 0.5}}}, SCHEMA)
 
 
 def test_a_missing_required_check_fails_loudly(tmp_path):

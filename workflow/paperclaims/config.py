@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -140,6 +142,14 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             have = _at(config, list_path)
             for value in wanted:
                 value_text = repr(value)
+                if isinstance(value, AtLeastOne):
+                    if not any(value.holds(v) for v in have):
+                        raise ConfigError(
+                            f"config key '{list_path}' = {have!r} is invalid: must contain a value "
+                            f"{value.text}, or the claim's headline check would be dropped. See "
+                            "config/README.md."
+                        )
+                    continue
                 if isinstance(value, str) and "." in value:  # the value of another key
                     value_text = f"{_at(config, value)!r} (the value of '{value}')"
                     value = _at(config, value)
@@ -150,6 +160,14 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
                         "dropped. See config/README.md."
                     )
     return config
+
+
+@dataclass(frozen=True)
+class AtLeastOne:
+    """A sweep list must hold at least one value ``text`` (e.g. "≥ 0.2")."""
+
+    text: str
+    holds: Callable[[object], bool]
 
 
 def _at(config: dict, path: str):
@@ -166,6 +184,8 @@ REQUIRED_CELLS = {
         ("periodic.extrapolation.activations", ["relu", "snake"]),
     ],
     "locality": [("locality.labels", ["local", "global"])],
+    # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
+    "phases": [("phases.noise", [0, AtLeastOne("≥ 0.2", lambda rho: rho >= 0.2)])],
 }
 
 

@@ -107,7 +107,7 @@ rule phases_verdict:
         step="paperclaims.claims.phases:verdict",
         code_hash=[PHASES_CODE, VERDICT_CODE],
         run=run_info("phases"),
-        args={**PHASES["verdict"], "config": PHASES},
+        args={"config": PHASES},
     script:
         STEP_SCRIPT
 

@@ -36,7 +36,6 @@ from paperclaims.verdict import (
     CLAIM_LEVEL,
     EXACT,
     Check,
-    CheckCodeError,
     Precondition,
     Threshold,
     write_verdict,
@@ -106,15 +105,6 @@ THRESHOLDS = {
         "identities: A = |ḡ|²/mean|g_μ|² ∈ [0, 1]; R, cos_cw ∈ [−1, 1] (cosines); "
         "AUROC, accuracies and errors ∈ [0, 1]",
     ),
-}
-# The config keys (phases.verdict.*) that once carried these values: a config that sets one to
-# another value fails the verdict step instead of moving a threshold after the runs.
-THRESHOLD_KEYS = {
-    "seed_fraction": ("four_phases", "min_test_error_in_phase_II", "auroc_peak_in_phase_II"),
-    "min_rise_points": ("test_error_rise", "rho0_no_rise"),
-    "max_cos_phase_II": ("cos_cw_phase_II",),
-    "min_auroc": ("auroc_peak_value",),
-    "max_drop_ratio": ("rho0_R_drop", "rho0_A_drop"),
 }
 # Checks the verdict must produce (every data set; ρ = 0 and a ρ ≥ 0.2 in phases.noise).
 REQUIRED = [*THRESHOLDS]
@@ -504,17 +494,6 @@ def measure(step) -> None:
 _FIG = "abstract (Feng & Tu 2021), four phases with mislabeled data"
 
 
-def _thresholds_fixed(p: dict) -> None:
-    """The thresholds are THRESHOLDS, fixed before the runs: a config may not move one."""
-    for key, ids in THRESHOLD_KEYS.items():
-        if key in p and float(p[key]) != THRESHOLDS[ids[0]].value:
-            raise CheckCodeError(
-                f"phases.verdict.{key} = {p[key]} differs from the threshold committed before the "
-                f"runs ({THRESHOLDS[ids[0]].value:g}, THRESHOLDS in paperclaims/claims/phases.py "
-                f"for {', '.join(ids)}): thresholds are not tuned from the config"
-            )
-
-
 def _fraction_check(flags, **kwargs) -> Check:
     """Fraction of seeds where ``flags`` holds, with its exact binomial interval (none: no seeds)."""
     flags = np.asarray(flags, dtype=bool)
@@ -792,7 +771,6 @@ def _required_per_dataset(p: dict) -> list[str]:
 
 def verdict(step) -> None:
     p = step.params
-    _thresholds_fixed(p)
     m = read_dataset(step.input.measured)
     checks: list[Check] = []
     implementation: list[Check] = []
