@@ -182,6 +182,7 @@ REQUIRED_CELLS = {
     "periodic": [
         ("periodic.extrapolation.snake_a", ["periodic.extrapolation.snake_a_headline"]),
         ("periodic.extrapolation.activations", ["relu", "snake"]),
+        ("periodic.forecast.models", ["relu", "snake"]),
     ],
     "locality": [("locality.labels", ["local", "global"])],
     # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
