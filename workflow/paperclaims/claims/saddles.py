@@ -28,11 +28,11 @@ from scipy import integrate, interpolate, special, stats
 
 from paperclaims.cells import case_name, parse_case  # noqa: F401 (re-exported)
 from paperclaims.checkpoint import Checkpoint
-from paperclaims.fits import line_fit
+from paperclaims.fits import Estimate, line_fit
 from paperclaims.io import read_dataset
 from paperclaims.progress import Progress
 from paperclaims.seeds import generator
-from paperclaims.verdict import Check, write_verdict
+from paperclaims.verdict import CLAIM_LEVEL, Check, Precondition, Threshold, write_verdict
 
 PAPER = "Ziyin, Li, Galanti, Ueda: Type-II Saddles and Probabilistic Stability of SGD (arXiv 2303.13093)"
 RECONSTRUCTION = (
@@ -40,12 +40,65 @@ RECONSTRUCTION = (
     "the paper's abstract and reviews; the paper's own toy model and figure were not available."
 )
 PHASES = ["collapse", "correct", "incorrect", "divergent", "other"]
-# Verdict definitions, fixed before any run (shared/claims/saddles.md; thresholds are ours).
-SIGN_MARGIN = 10.0  # theorem check: sign agreement required where |Λ|·T > 10
-RATE_TOLERANCE = 0.05  # fitted growth rate within 5% of Λ ...
-RATE_RESOLUTION = 4.0  # ... on cells where 5%·|Λ| exceeds 4 standard errors of the rate estimate
-BOUNDARY_MARGIN = 0.05  # phase diagram: "away from the boundary" means |Λ_top| ≥ 0.05 per step
-AGREEMENT_TOLERANCE = 0.9
+# Which cells a check reads, fixed before any run (shared/claims/saddles.md; these are ours). They
+# choose cells by theory (Λ) and by the rate's standard error only, never by the simulated outcome.
+SIGN_MARGIN = 10.0  # theorem_sign reads the (μ, s, λ) cells where |Λ|·T > 10
+RATE_RESOLUTION = 4.0  # theorem_growth_rate: cells where 5%·|Λ| ≥ 4 standard errors of the rate
+# phase diagram: "away from the boundary" means |max(Λ+, Λ−)| ≥ 0.05 per step
+BOUNDARY_MARGIN = 0.05
+BOOTSTRAP_DRAWS = 2000  # resamples of the chains for the phase-diagram checks' intervals
+
+# Every threshold of the claim, with its source: the region of values that agrees with the paper.
+# Values unchanged since they were committed before the first runs (only the API around them moved).
+THRESHOLDS = {
+    # claim checks
+    "phase_collapse_agreement": Threshold(
+        ">=",
+        0.9,
+        "spec (shared/claims/saddles.md): ≥ 90% agreement between simulated collapse and "
+        "max(Λ+, Λ−) < 0 on cells away from the boundary; Theorem 1 predicts 100%",
+    ),
+    "collapse_grows_with_noise": Threshold(
+        ">",
+        0.0,
+        "spec: the collapse region grows with σ (paper: collapse needs gradient noise, an SNR "
+        "threshold); the collapsed λ-fraction at the largest σ exceeds that at the smallest",
+    ),
+    "collapse_monotone_in_noise": Threshold(
+        "<=",
+        1.0,
+        "spec: the collapse region grows with σ; ours: it never drops between neighbouring σ by "
+        "more than one λ cell (the grid's resolution)",
+    ),
+    "collapse_shrinks_with_batch": Threshold(
+        "<",
+        0.0,
+        "paper (abstract): larger batches make collapse harder; spec: the collapsed fraction of "
+        "the (λ, σ) grid strictly decreases from each batch size to the next",
+    ),
+    # implementation checks (our code: law of large numbers, Jensen, an identity)
+    "theorem_sign": Threshold(
+        ">=",
+        1.0,
+        f"spec: sign of the median of log|z_T| matches sign(Λ) on every cell with |Λ|·T > "
+        f"{SIGN_MARGIN:g} (Theorem 1; for i.i.d. multipliers the law of large numbers)",
+    ),
+    "theorem_growth_rate": Threshold(
+        "<=", 0.05, "spec: fitted growth rate within 5% of Λ (law of large numbers)"
+    ),
+    "theorem_l2_disagrees": Threshold(
+        ">=",
+        1.0,
+        "spec: E(1 − λh)² > 1 in part of the Λ < 0 region, at least one cell (Jensen's "
+        "inequality: E log X² < log E X²)",
+    ),
+    "collapse_beyond_l2": Threshold(
+        ">=",
+        1.0,
+        "spec: collapse happens where the L2 criterion says it cannot, at least one cell "
+        "(identically true for a > 0: E(1 + λm)² > 1 everywhere)",
+    ),
+}
 ASYMPTOTIC_FROM = 30.0  # |μ| beyond which E log|μ + Z| uses its asymptotic series
 
 
@@ -455,7 +508,7 @@ def measure(step) -> None:
     )
     batches = [int(run.attrs["batch"]) for run in runs]
     slope = float(runs[0].attrs["slope"])
-    fractions = []
+    fractions, chain_phases = [], []
     for run in runs:
         phase = classify(
             run["uw"].values,
@@ -468,6 +521,7 @@ def measure(step) -> None:
         fractions.append(
             np.stack([(phase == k).mean(axis=-1) for k in range(len(PHASES))], axis=-1)
         )
+        chain_phases.append(phase.astype(np.int8))
     lr, noise = runs[0]["lr"].values, runs[0]["noise"].values
     phases = xr.Dataset(
         {
@@ -480,8 +534,21 @@ def measure(step) -> None:
                 ("batch", "lr", "noise"),
                 np.array([np.nanmedian(np.abs(r["uw"].values), axis=-1) for r in runs]),
             ),
+            # Per chain, for the verdict's bootstrap over chains (chain i of every cell shares
+            # its draws, so chains are resampled jointly across cells).
+            "chain_phase": (
+                ("batch", "lr", "noise", "chain"),
+                np.array(chain_phases),
+                {"units": "index into the phase coordinate"},
+            ),
         },
-        coords={"batch": batches, "lr": lr, "noise": noise, "phase": PHASES},
+        coords={
+            "batch": batches,
+            "lr": lr,
+            "noise": noise,
+            "phase": PHASES,
+            "chain": np.arange(runs[0].sizes["chain"]),
+        },
     )
     phases = phases.merge(theory_grid(lr, noise, batches, slope))
     fine_lr = lr_grid(lr.min(), lr.max(), p["contour_points"])
@@ -500,6 +567,17 @@ def measure(step) -> None:
 
 
 # ---------------------------------------------------------------- verdict
+# Normal quantile of the implementation checks' per-cell intervals, at the claim checks' level.
+Z_LEVEL = float(stats.norm.ppf((1 + CLAIM_LEVEL) / 2))
+MEDIAN_SE = math.sqrt(math.pi / 2)  # se of a normal sample's median over that of its mean
+# The OLS slope of a random walk over [0, T] has variance (6/5)·(variance per step)/T.
+SLOPE_SE = math.sqrt(6 / 5)
+CHAIN_BOOTSTRAP = (
+    f"{CLAIM_LEVEL:.0%} percentile bootstrap over chains ({BOOTSTRAP_DRAWS} resamples; chain i is "
+    "resampled jointly across all cells, which share its draws)"
+)
+
+
 def collapsed_cells(m: xr.Dataset) -> xr.DataArray:
     """A cell collapses when most of its chains end at the saddle."""
     return m["phase_fraction"].sel(phase="collapse") > 0.5
@@ -520,143 +598,291 @@ def phase_census(m: xr.Dataset) -> dict[str, int]:
     return census
 
 
-def _true_range(mask: xr.DataArray, dim: str) -> list[float]:
-    values = mask[dim].values[mask.values]
-    return [float(values.min()), float(values.max())]
+def _cells(m: xr.Dataset, name: str) -> np.ndarray:
+    """A (batch, lr, noise) variable as a numpy array in that order."""
+    return m[name].transpose("batch", "lr", "noise").values
 
 
-def verdict(step) -> None:
-    p = step.params
-    m = read_dataset(step.input.measured)
-    checks: list[Check] = []
+class CollapseBootstrap:
+    """The collapsed-cell mask (batch, λ, σ) of the run and of chain resamples, so every
+    phase-diagram statistic gets a percentile interval over chains from the same resamples."""
+
+    def __init__(self, m: xr.Dataset, *, draws: int = BOOTSTRAP_DRAWS, seed: int = 0):
+        collapse = m["chain_phase"].transpose("chain", "batch", "lr", "noise").values == (
+            PHASES.index("collapse")
+        )
+        n = collapse.shape[0]
+        self.chains = n
+        self.mask = 2 * collapse.sum(axis=0) > n  # most chains collapse (= collapsed_cells)
+        self.resamples = None
+        if n >= 2:
+            rng = np.random.default_rng(seed)
+            # Integer counts in float32 are exact (n < 2**24): 2·count > n decides as above.
+            flat = collapse.reshape(n, -1).astype(np.float32)
+            counts = rng.multinomial(n, np.full(n, 1 / n), size=draws).astype(np.float32)
+            self.resamples = (2 * (counts @ flat) > n).reshape(draws, *collapse.shape[1:])
+
+    def estimate(self, statistic) -> Estimate:
+        """``statistic`` maps a (..., batch, lr, noise) mask to (...) values; with fewer than two
+        chains there is no interval (the check is then inconclusive)."""
+        value = float(statistic(self.mask))
+        if self.resamples is None:
+            return Estimate(value, math.nan, math.nan, CLAIM_LEVEL)
+        low, high = np.nanquantile(
+            statistic(self.resamples), [(1 - CLAIM_LEVEL) / 2, (1 + CLAIM_LEVEL) / 2]
+        )
+        return Estimate(value, float(low), float(high), CLAIM_LEVEL)
+
+
+def _count_interval(sure: np.ndarray, possible: np.ndarray, of: int = 1) -> list[float]:
+    return [float(sure.sum()) / of, float(possible.sum()) / of]
+
+
+def theorem_checks(m: xr.Dataset) -> list[Check]:
+    """(A) Theorem 1 on the random multiplier: implementation checks (the law of large numbers for
+    a sum of i.i.d. log|1 − λh| and Jensen's inequality; the audit in shared/claims/saddles.md).
+
+    Intervals per (μ, s, λ) cell, at CLAIM_LEVEL, from the exact variance of log|1 − λh|
+    (``rate_se`` = its standard deviation over √(T·chains)): the median of log|z_T| over chains has
+    standard error √(π/2)·T·rate_se, the fitted rate √(6/5)·rate_se.
+    """
     steps = int(m.attrs["theorem_steps"])
+    lrs = m["multiplier_lr"].values
 
-    # (A) Theorem 1 on the random multiplier.
-    lyap, median = m["lyapunov"], m["median_log_abs_z"]
+    def cells(name):  # a (case, λ) variable as a numpy array in that order
+        return m[name].transpose("case", "multiplier_lr").values
+
+    lyap, median, rate_se = cells("lyapunov"), cells("median_log_abs_z"), cells("rate_se")
+    median_half = Z_LEVEL * MEDIAN_SE * steps * rate_se
+    per_cell = (
+        f"per-cell {CLAIM_LEVEL:.0%} normal intervals of the median of log|z_T| (standard error "
+        "√(π/2)·T·rate_se, from the exact variance of log|1 − λh|)"
+    )
+    checks = []
+
     resolved = np.abs(lyap) * steps > SIGN_MARGIN
-    agree = (np.sign(median) == np.sign(lyap)) & resolved
     n_resolved = int(resolved.sum())
+    signed = np.sign(lyap) * median  # > 0: the median's sign is Λ's
+    agree = resolved & (signed > 0)
     checks.append(
         Check(
             id="theorem_sign",
-            statement=f"Random multiplier z ← (1 − λh)z, h ~ N(μ, s²): sign of the median of log|z_T| over "
-            f"chains equals sign(Λ), Λ = E log|1 − λh|, on every (μ, s, λ) cell with |Λ|·T > {SIGN_MARGIN:g}",
+            statement="Random multiplier z ← (1 − λh)z, h ~ N(μ, s²): sign of the median of log|z_T| "
+            "over chains equals sign(Λ), Λ = E log|1 − λh|; fraction of the (μ, s, λ) cells with "
+            f"|Λ|·T > {SIGN_MARGIN:g} that agree",
             expected={"value": 1.0, "source": "Theorem 1 (probabilistic stability ⇔ Λ < 0)"},
-            measured=float(agree.sum() / max(n_resolved, 1)),
-            tolerance="all resolved cells agree (fraction = 1)",
-            passed=bool(n_resolved > 0 and int(agree.sum()) == n_resolved),
+            measured=float(agree.sum()) / n_resolved if n_resolved else math.nan,
+            interval=_count_interval(
+                resolved & (signed - median_half > 0),
+                resolved & (signed + median_half > 0),
+                n_resolved,
+            )
+            if n_resolved
+            else None,
+            interval_method=per_cell + ": low end counts the cells whose interval lies wholly on "
+            "sign(Λ)'s side, high end those whose interval is not wholly on the other side",
+            threshold=THRESHOLDS["theorem_sign"],
             details={"resolved_cells": n_resolved, "agreeing_cells": int(agree.sum())},
         )
     )
-    rate_ok = RATE_TOLERANCE * np.abs(lyap) >= RATE_RESOLUTION * m["rate_se"]
-    rel_err = (np.abs(m["fitted_rate"] - lyap) / np.abs(lyap)).where(rate_ok)
-    worst = float(rel_err.max()) if int(rate_ok.sum()) else float("nan")
+
+    tolerance = THRESHOLDS["theorem_growth_rate"].value
+    rate_ok = tolerance * np.abs(lyap) >= RATE_RESOLUTION * rate_se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_err = np.abs(cells("fitted_rate") - lyap) / np.abs(lyap)
+        rel_half = Z_LEVEL * SLOPE_SE * rate_se / np.abs(lyap)
+    n_rate = int(rate_ok.sum())
     checks.append(
         Check(
             id="theorem_growth_rate",
-            statement="Fitted growth rate of the chain-mean log|z_t| vs Λ by quadrature: worst relative error "
-            f"over cells where 5%·|Λ| ≥ {RATE_RESOLUTION:g} standard errors of the rate",
+            statement="Fitted growth rate of the chain-mean log|z_t| vs Λ by quadrature: worst "
+            f"relative error over cells where 5%·|Λ| ≥ {RATE_RESOLUTION:g} standard errors of the rate",
             expected={"value": 0.0, "source": "Theorem 1 (log|z_t|/t → Λ)"},
-            measured=worst,
-            tolerance=f"≤ {RATE_TOLERANCE:.0%} relative",
-            passed=bool(int(rate_ok.sum()) > 0 and worst <= RATE_TOLERANCE),
+            measured=float(rel_err[rate_ok].max()) if n_rate else math.nan,
+            interval=[
+                float(np.maximum(rel_err - rel_half, 0)[rate_ok].max()),
+                float((rel_err + rel_half)[rate_ok].max()),
+            ]
+            if n_rate
+            else None,
+            interval_method=f"per-cell {CLAIM_LEVEL:.0%} normal intervals of the fitted rate "
+            "(standard error √(6/5)·rate_se, the OLS slope of a random walk); the worst cell's "
+            "bounds: the largest low end and the largest high end",
+            threshold=THRESHOLDS["theorem_growth_rate"],
             details={
-                "cells": int(rate_ok.sum()),
+                "cells": n_rate,
                 "max_quadrature_vs_series_gap": float(
-                    np.abs(lyap - m["lyapunov_quadrature"]).max()
+                    np.abs(lyap - cells("lyapunov_quadrature")).max()
                 ),
             },
         )
     )
-    stable = (lyap * steps < -SIGN_MARGIN) & (median < 0)
-    l2_wrong = stable & (m["second_moment"] > 1)
+
+    candidates = (lyap * steps < -SIGN_MARGIN) & (cells("second_moment") > 1)
+    l2_wrong = candidates & (median < 0)
     checks.append(
         Check(
             id="theorem_l2_disagrees",
-            statement="Cells where the chains converge (Λ·T < −10 and median log|z_T| < 0) although "
-            "E(1 − λh)² > 1, i.e. L2 theory predicts divergence",
+            statement=f"Cells where the chains converge (Λ·T < −{SIGN_MARGIN:g} and median "
+            "log|z_T| < 0) although E(1 − λh)² > 1, i.e. L2 theory predicts divergence",
             expected={
                 "trend": "such a region exists",
                 "source": "Theorem 1 vs L_p stability (abstract)",
             },
             measured=int(l2_wrong.sum()),
-            tolerance="≥ 1 cell",
-            passed=bool(int(l2_wrong.sum()) >= 1),
+            interval=_count_interval(
+                candidates & (median + median_half < 0), candidates & (median - median_half < 0)
+            ),
+            interval_method=per_cell + ": low end counts the cells whose interval lies wholly "
+            "below 0, high end those whose interval reaches below 0",
+            threshold=THRESHOLDS["theorem_l2_disagrees"],
             details={
-                "converging_cells": int(stable.sum()),
+                "converging_cells": int(((lyap * steps < -SIGN_MARGIN) & (median < 0)).sum()),
                 "lr_ranges": {
-                    str(c): _true_range(l2_wrong.sel(case=c), "multiplier_lr")
-                    for c in m["case"].values
-                    if bool(l2_wrong.sel(case=c).any())
+                    str(c): [float(lrs[l2_wrong[k]].min()), float(lrs[l2_wrong[k]].max())]
+                    for k, c in enumerate(m["case"].values)
+                    if bool(l2_wrong[k].any())
                 },
+            },
+        )
+    )
+    return checks
+
+
+def phase_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
+    """(B) The phase diagram of f = u·w·x: (claim checks, implementation checks). Every statistic
+    is a function of the collapsed-cell mask, with its interval by a bootstrap over chains."""
+    boot = CollapseBootstrap(m)
+    top = np.maximum(_cells(m, "lyapunov_saddle_plus"), _cells(m, "lyapunov_saddle_minus"))
+    theory = top < 0
+    away = np.abs(top) >= BOUNDARY_MARGIN
+    theory_collapse = top <= -BOUNDARY_MARGIN  # predicted to collapse, away from the boundary
+    n_away = int(away.sum())
+    batches = [int(b) for b in m["batch"].values]
+    n_lr = m.sizes["lr"]
+    collapse_below = m.attrs["collapse_below"]
+    axes = (-3, -2, -1)
+    checks = []
+
+    def agreement(mask):
+        return ((mask == theory) & away).sum(axis=axes) / max(n_away, 1)
+
+    n_theory = int(theory_collapse.sum())
+    est = boot.estimate(agreement)
+    checks.append(
+        Check.from_estimate(
+            est,
+            id="phase_collapse_agreement",
+            statement="Phase diagram of f = u·w·x: a cell collapses to the saddle (most chains end "
+            f"with |uw| < {collapse_below:g}) iff max(Λ+, Λ−) < 0; fraction of agreeing "
+            f"(batch, λ, σ) cells with |max(Λ+, Λ−)| ≥ {BOUNDARY_MARGIN:g}",
+            expected={"value": 1.0, "source": "Theorem 1 applied to the Type-II saddle"},
+            threshold=THRESHOLDS["phase_collapse_agreement"],
+            interval_method=CHAIN_BOOTSTRAP,
+            precondition=Precondition(
+                "the grid has cells away from the boundary on both sides (theory predicts collapse "
+                "on some and escape on others), else agreement is trivial",
+                held=0 < n_theory < n_away,
+                measured=f"{n_theory} of {n_away} cells away from the boundary predicted to collapse",
+            ),
+            headline=True,
+            details={
+                "chains": boot.chains,
+                "cells_away_from_boundary": n_away,
+                "cells_total": int(away.size),
+                "agreement_all_cells": float((boot.mask == theory).mean()),
+                "theory_collapse_cells": n_theory,
+                "simulated_collapse_cells": int((boot.mask & away).sum()),
             },
         )
     )
 
-    # (B) Phase diagram of f = u·w·x.
-    top = np.maximum(m["lyapunov_saddle_plus"], m["lyapunov_saddle_minus"])
-    away = np.abs(top) >= BOUNDARY_MARGIN
-    collapsed = collapsed_cells(m)
-    match = (collapsed == (top < 0)) & away
-    agreement = float(match.sum() / away.sum())
-    checks.append(
-        Check(
-            id="phase_collapse_agreement",
-            statement="Phase diagram of f = u·w·x: a cell collapses to the saddle (most chains end with "
-            f"|uw| < {m.attrs['collapse_below']:g}) iff max(Λ+, Λ−) < 0; fraction of agreeing "
-            f"(batch, λ, σ) cells with |max(Λ+, Λ−)| ≥ {BOUNDARY_MARGIN:g}",
-            expected={"value": 1.0, "source": "Theorem 1 applied to the Type-II saddle"},
-            measured=agreement,
-            tolerance=f"≥ {AGREEMENT_TOLERANCE:.0%}",
-            passed=agreement >= AGREEMENT_TOLERANCE,
-            details={
-                "cells_away_from_boundary": int(away.sum()),
-                "cells_total": int(away.size),
-                "agreement_all_cells": float((collapsed == (top < 0)).mean()),
-                "theory_collapse_cells": int(((top < 0) & away).sum()),
-                "simulated_collapse_cells": int((collapsed & away).sum()),
-            },
+    def area(mask):  # fraction of the λ grid that collapses, per (batch, σ)
+        return mask.mean(axis=-2)
+
+    noise = m["noise"].values.tolist()
+    for k, batch in enumerate(batches):
+        reached = int(theory_collapse[k, :, -1].sum())
+        reached_pre = Precondition(
+            f"theory predicts collapse (max(Λ+, Λ−) ≤ −{BOUNDARY_MARGIN:g}) on some λ cell at the "
+            f"largest σ for B = {batch}: the collapse region lies inside the grid",
+            held=reached > 0,
+            measured=f"{reached} of {n_lr} λ cells",
         )
-    )
-    area = collapsed.mean("lr")  # fraction of the λ range that collapses, per (batch, σ)
-    step_lr = 1 / m.sizes["lr"]
-    for batch in m["batch"].values:
-        a = area.sel(batch=batch).values
-        grows = bool(np.all(np.diff(a) >= -step_lr - 1e-12) and a[-1] > a[0])
+        fraction = area(boot.mask)[k].tolist()
+        est = boot.estimate(lambda mask, k=k: area(mask)[..., k, -1] - area(mask)[..., k, 0])
         checks.append(
-            Check(
+            Check.from_estimate(
+                est,
                 id=f"collapse_grows_with_noise[B={batch}]",
-                statement=f"B = {batch}: fraction of the λ grid where SGD collapses to the saddle, as σ grows "
-                "(measured: at the largest σ; details: every σ)",
+                statement=f"B = {batch}: fraction of the λ grid where SGD collapses to the saddle, "
+                "at the largest σ minus at the smallest σ (details: every σ)",
+                expected={
+                    "trend": "increasing in σ",
+                    "source": "paper: collapse needs gradient noise (SNR)",
+                },
+                threshold=THRESHOLDS["collapse_grows_with_noise"],
+                interval_method=CHAIN_BOOTSTRAP,
+                precondition=reached_pre,
+                details={"noise": noise, "collapsed_fraction": fraction},
+            )
+        )
+        est = boot.estimate(
+            # in whole λ cells (integer counts: no rounding at the threshold of one cell)
+            lambda mask, k=k: (
+                (-np.diff(mask[..., k, :, :].sum(axis=-2), axis=-1)).max(axis=-1) + 0.0
+            )
+        )
+        checks.append(
+            Check.from_estimate(
+                est,
+                id=f"collapse_monotone_in_noise[B={batch}]",
+                statement=f"B = {batch}: largest decrease, in λ cells, of the collapsed part of the "
+                "λ grid from one σ to the next (≤ 0: never decreases)",
                 expected={
                     "trend": "non-decreasing in σ",
                     "source": "paper: collapse needs gradient noise (SNR)",
                 },
-                measured=float(a[-1]),
-                tolerance=f"never drops by more than one λ cell ({step_lr:.3g}) and largest σ > smallest σ",
-                passed=grows,
-                details={"noise": m["noise"].values.tolist(), "collapsed_fraction": a.tolist()},
+                threshold=THRESHOLDS["collapse_monotone_in_noise"],
+                interval_method=CHAIN_BOOTSTRAP,
+                precondition=reached_pre,
+                details={"noise": noise, "collapsed_fraction": fraction, "lr_cells": n_lr},
             )
         )
-    total = collapsed.mean(["lr", "noise"]).values
-    checks.append(
-        Check(
-            id="collapse_shrinks_with_batch",
-            statement="Fraction of the (λ, σ) grid where SGD collapses, per batch size (measured: largest B "
-            "over smallest B)",
-            expected={
-                "trend": "strictly decreasing in B",
-                "source": "paper: larger batches make collapse harder",
-            },
-            measured=float(total[-1] / total[0]) if total[0] > 0 else float("nan"),
-            tolerance="strictly decreasing across the batch sizes",
-            passed=bool(len(total) > 1 and np.all(np.diff(total) < 0)),
-            details={"batch": m["batch"].values.tolist(), "collapsed_fraction": total.tolist()},
+
+    def total(mask):  # fraction of the (λ, σ) grid that collapses, per batch
+        return mask.mean(axis=(-2, -1))
+
+    if len(batches) > 1:  # else the required check is missing: a loud CheckCodeError
+        reached = int(theory_collapse[0].sum())
+        est = boot.estimate(lambda mask: np.diff(total(mask), axis=-1).max(axis=-1))
+        checks.append(
+            Check.from_estimate(
+                est,
+                id="collapse_shrinks_with_batch",
+                statement="Fraction of the (λ, σ) grid where SGD collapses, per batch size: the "
+                "largest change from one batch size to the next (< 0: strictly decreasing)",
+                expected={
+                    "trend": "strictly decreasing in B",
+                    "source": "paper: larger batches make collapse harder",
+                },
+                threshold=THRESHOLDS["collapse_shrinks_with_batch"],
+                interval_method=CHAIN_BOOTSTRAP,
+                precondition=Precondition(
+                    f"theory predicts collapse (max(Λ+, Λ−) ≤ −{BOUNDARY_MARGIN:g}) somewhere on "
+                    f"the (λ, σ) grid at the smallest batch size B = {batches[0]}",
+                    held=reached > 0,
+                    measured=f"{reached} of {n_lr * len(noise)} cells",
+                ),
+                details={"batch": batches, "collapsed_fraction": total(boot.mask).tolist()},
+            )
         )
-    )
-    l2_forbids = collapsed & (m["second_moment_saddle_plus"] > 1)
-    checks.append(
-        Check(
+
+    l2_forbids = _cells(m, "second_moment_saddle_plus") > 1
+    est = boot.estimate(lambda mask: (mask & l2_forbids).sum(axis=axes))
+    implementation = [
+        Check.from_estimate(
+            est,
             id="collapse_beyond_l2",
             statement="Cells where SGD collapses to the saddle although E(1 + λm)² > 1 along z+ "
             "(L2 theory: the saddle can never attract)",
@@ -664,12 +890,36 @@ def verdict(step) -> None:
                 "trend": "collapse happens where L2 stability forbids it",
                 "source": "paper abstract",
             },
-            measured=int(l2_forbids.sum()),
-            tolerance="≥ 1 cell",
-            passed=bool(int(l2_forbids.sum()) >= 1),
-            details={"collapsed_cells": int(collapsed.sum())},
+            threshold=THRESHOLDS["collapse_beyond_l2"],
+            interval_method=CHAIN_BOOTSTRAP,
+            details={
+                "collapsed_cells": int(boot.mask.sum()),
+                "l2_forbidden_cells": int(l2_forbids.sum()),
+            },
         )
-    )
+    ]
+    return checks, implementation
+
+
+# What the claim must produce (prefixes before "[" match every batch size).
+REQUIRED_CHECKS = [
+    "phase_collapse_agreement",
+    "collapse_grows_with_noise",
+    "collapse_monotone_in_noise",
+    "collapse_shrinks_with_batch",
+    "theorem_sign",
+    "theorem_growth_rate",
+    "theorem_l2_disagrees",
+    "collapse_beyond_l2",
+]
+
+
+def verdict(step) -> None:
+    p = step.params
+    config = p.get("config", p)
+    m = read_dataset(step.input.measured)
+    checks, phase_implementation = phase_checks(m)
+    implementation = theorem_checks(m) + phase_implementation
 
     census = phase_census(m)
     paper_phases = {
@@ -681,15 +931,27 @@ def verdict(step) -> None:
     }
     present = [k for k, v in paper_phases.items() if v > 0]
     absent = [k for k, v in paper_phases.items() if v == 0]
+    init_scale = config.get("phases", {}).get("init_scale") if isinstance(config, dict) else None
     write_verdict(
-        step.output[0],
+        step,
         claim="saddles",
         paper=PAPER,
         checks=checks,
-        config=p.get("config", p),
+        implementation_checks=implementation,
+        required=REQUIRED_CHECKS,
+        config=config,
         reconstruction=RECONSTRUCTION,
         notes=[
-            "Thresholds are ours (shared/claims/saddles.md), fixed before the runs.",
+            "Thresholds are ours (shared/claims/saddles.md), fixed before the runs: THRESHOLDS in "
+            "paperclaims/claims/saddles.py, each with its source (threshold.source).",
+            "Implementation checks (not in the verdict): theorem_sign and theorem_growth_rate are "
+            "the law of large numbers for a sum of i.i.d. log|1 − λh|, theorem_l2_disagrees is "
+            "Jensen's inequality, collapse_beyond_l2 holds identically for a > 0 (audit, "
+            "shared/claims/saddles.md).",
+            "The phase-diagram chains start at |u|, |w| ~ "
+            + (f"{init_scale:g}" if isinstance(init_scale, (int, float)) else "init_scale")
+            + ", where the linearisation at the saddle is exact; from an O(1) start the audit "
+            "measured ≈ 0.955 agreement at B = 1. No check has a control yet.",
             "Phases found (cells dominated, over all batch × λ × σ): "
             + "; ".join(f"{k}: {v}" for k, v in paper_phases.items())
             + f"; unclassified (other: not settled within the run, mostly slow escapes where Λ+ is barely "
