@@ -195,9 +195,9 @@ def test_smoke_config_end_to_end_and_cached(smoke_run):
     assert {c["id"].split("[")[0] for c in verdict["checks"]} >= {
         "phi",
         "escape_slope",
-        "collapse",
         "noise_proportional_to_loss",
     }
+    assert {c["id"] for c in verdict["implementation_checks"]} >= {"collapse[sgd]"}
     for name in ["phi_vs_batch", "first_passage", "ratio_not_difference", "noise_vs_loss"]:
         assert (wd / f"figures/escape/{name}.png").stat().st_size > 0
     again = snakemake(wd, *args, "-n")

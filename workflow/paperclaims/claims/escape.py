@@ -32,11 +32,55 @@ from paperclaims.sgd import (
     least_squares_update,
     run_chains,
 )
-from paperclaims.verdict import Check, write_verdict
+from paperclaims.verdict import CLAIM_LEVEL, Check, Precondition, Threshold, write_verdict
 
 PAPER = "Mori, Ziyin, Liu, Ueda: Power-Law Escape Rate of SGD (ICML 2022)"
 DTYPE = torch.float64
 N_BOOT = 1000
+# quantiles of the claim checks' bootstrap intervals
+_LOW, _HIGH = (1 - CLAIM_LEVEL) / 2, (1 + CLAIM_LEVEL) / 2
+
+# ---------------------------------------------------------------- thresholds
+# Every threshold of the claim's checks, with its source, in this one place. The values are those
+# of shared/claims/escape.md ("What a replication must show"), committed before the runs; none is
+# tuned on results. Relative ones are functions of the theory value of their cell.
+_SPEC = "shared/claims/escape.md"
+THRESHOLDS = {
+    "phi": lambda theory: Threshold.around(
+        theory,
+        rel=0.10,
+        source=f"{_SPEC}: within ~10% of the paper's φ = 1 + B/(ηh*) (Fig. 3a), for η ≤ 0.1",
+    ),
+    "escape_slope": lambda theory: Threshold.around(
+        theory,
+        rel=0.20,
+        source=f"{_SPEC}: within ~20% of the paper's B/(ηh*) + 1 − d/2 (Fig. 3b)",
+    ),
+    # the largest rise of the slope between consecutive d: < 0 means strictly falling
+    "escape_slope_falls_with_d": Threshold(
+        "<", 0.0, f"{_SPEC}: slopes falling with d (the paper's 1 − n/2 term, Fig. 3b)"
+    ),
+    "noise_proportional_to_loss": Threshold(
+        "within", (0.8, 1.2), f"{_SPEC}: slope of ln 𝒩 against ln L in [0.8, 1.2] (Fig. 2: 1)"
+    ),
+    # implementation checks (true by construction of today's ratio experiment)
+    "collapse": lambda tolerance: Threshold(
+        "<=",
+        tolerance,
+        "config escape.ratio.collapse_tolerance (a collapse: std of ln t_p across L* at most this)",
+    ),
+    "separation": Threshold(
+        ">=", 3.0, f"{_SPEC} rule: curves separate on the other axis, spread ≥ 3× the collapsed one"
+    ),
+}
+# Preconditions: when a check's comparison means anything (values fixed with the thresholds).
+PRECONDITIONS = {
+    # the mean first-passage time is measured, not the exponential law's extrapolation
+    "max_censored_fraction": 0.5,
+    # the net fits its data: final training loss at most this fraction of the initial one, in
+    # every seed (the paper's 𝒩 ∝ L is a late-training statement, near a minimum)
+    "noise_final_over_initial_loss": 0.1,
+}
 
 
 # ---------------------------------------------------------------- the landscape
@@ -422,6 +466,8 @@ def collapse_spread(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 25
     at_grid = []
     for x, y in zip(xs, ys):
         keep = np.isfinite(x) & np.isfinite(y)
+        if not keep.any():  # e.g. a bootstrap replicate whose chains all stayed censored
+            return float("nan")
         order = np.argsort(x[keep])
         at_grid.append(np.interp(grid, x[keep][order], y[keep][order]))
     return float(np.std(np.array(at_grid), axis=0).mean())
@@ -429,7 +475,9 @@ def collapse_spread(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 25
 
 def _passage_summary(ds: xr.Dataset, seed: int) -> dict:
     """Mean passage time per threshold (censored-exponential where needed), 90% bootstrap band
-    over chains, and the log–log slope against c with its bootstrap interval."""
+    over chains (for the figures), and the log–log slope against c with its ``CLAIM_LEVEL``
+    bootstrap interval; the bootstrap replicates too (``boot``, ``slope_boot``), for checks that
+    combine cells."""
     times = ds["passage_time"].values
     horizon = float(ds.attrs["horizon"])
     weights = bootstrap_weights(times.shape[0], N_BOOT, seed)
@@ -448,8 +496,10 @@ def _passage_summary(ds: xr.Dataset, seed: int) -> dict:
         "high": np.nanquantile(boot, 0.95, axis=0),
         "censored": np.mean(~np.isfinite(times), axis=0),
         "slope": float(line_fit(log_c, np.log(mean)).slope),
-        "slope_low": float(np.nanquantile(slope_boot, 0.05)),
-        "slope_high": float(np.nanquantile(slope_boot, 0.95)),
+        "slope_low": float(np.nanquantile(slope_boot, _LOW)),
+        "slope_high": float(np.nanquantile(slope_boot, _HIGH)),
+        "boot": boot,
+        "slope_boot": slope_boot,
     }
 
 
@@ -470,8 +520,8 @@ def _measure_stationary(paths: list[str]) -> xr.Dataset:
         cell = xr.Dataset(
             {
                 "phi": phi,
-                "phi_low": np.nanquantile(phi_boot, 0.05),
-                "phi_high": np.nanquantile(phi_boot, 0.95),
+                "phi_low": np.nanquantile(phi_boot, _LOW),
+                "phi_high": np.nanquantile(phi_boot, _HIGH),
                 "phi_theory": float(phi_theory(lr, batch, h)),
                 "phi_theory_h1": float(phi_theory(lr, batch)),
                 "phi_exact_noise": phi_exact_noise(lr, batch),
@@ -514,6 +564,7 @@ def _measure_first_passage(paths: list[str], lr: float, batch: int) -> xr.Datase
                 "fp_slope": s["slope"],
                 "fp_slope_low": s["slope_low"],
                 "fp_slope_high": s["slope_high"],
+                "fp_slope_boot": ("fp_boot", s["slope_boot"]),
                 "fp_slope_lower_c": s["slope_lower_c"],
                 "fp_slope_upper_c": s["slope_upper_c"],
                 "fp_slope_theory": escape_slope_theory(lr, batch, dim),
@@ -529,10 +580,15 @@ def _measure_first_passage(paths: list[str], lr: float, batch: int) -> xr.Datase
 
 
 def _measure_ratio(paths: list[str]) -> xr.Dataset:
-    cells = []
+    """Mean passage times per (process, L*) cell and the collapse spreads, each spread also on
+    every bootstrap replicate (``…_boot``: the cells' chains resampled independently)."""
+    cells, curves = [], {}
     for i, path in enumerate(paths):
         ds = read_dataset(path)
         s = _passage_summary(ds, seed=100 + i)
+        curves.setdefault(ds.attrs["process"], []).append(
+            (np.log(ds["c"].values), ds["delta_loss"].values, np.log(s["boot"]))
+        )
         cell = xr.Dataset(
             {
                 "ratio_c": ("threshold", ds["c"].values),
@@ -556,6 +612,12 @@ def _measure_ratio(paths: list[str]) -> xr.Dataset:
         delta = [cell["ratio_delta_loss"].sel(label_noise=s).values for s in cell["label_noise"]]
         out[f"spread_log_c_{process}"] = collapse_spread(log_c, log_t)
         out[f"spread_delta_loss_{process}"] = collapse_spread(delta, log_t)
+        log_c, delta, log_boot = zip(*curves[process])
+        for key, xs in (("log_c", log_c), ("delta_loss", delta)):
+            out[f"spread_{key}_{process}_boot"] = (
+                "ratio_boot",
+                [collapse_spread(xs, [t[b] for t in log_boot]) for b in range(N_BOOT)],
+            )
     return out
 
 
@@ -588,21 +650,34 @@ def measure(step) -> None:
 
 
 # ---------------------------------------------------------------- verdict
-def verdict(step) -> None:
-    p = step.params
-    m = read_dataset(step.input.measured)
-    checks: list[Check] = []
-    notes = [
-        "Thresholds are ours (shared/claims/escape.md), fixed before the runs.",
-        "Fig. 2 substitute: a small MLP on an offline data set (see the check) with the paper's "
-        "B = 100, η = 0.1 and MSE, instead of the paper's Fashion-MNIST MLP and CIFAR-10 CNN.",
-    ]
+_CHAIN_BOOT = f"{CLAIM_LEVEL:.0%} percentile bootstrap over chains ({N_BOOT} resamples)"
+REQUIRED = [
+    "phi",
+    "escape_slope",
+    "escape_slope_falls_with_d",
+    "noise_proportional_to_loss",
+    "collapse[sgd]",
+    "separation[sgd]",
+    "collapse[langevin]",
+    "separation[langevin]",
+]
+
+
+def _interval(replicates) -> list[float]:
+    """Percentile interval at ``CLAIM_LEVEL`` of bootstrap replicates (NaN if none is finite)."""
+    replicates = np.asarray(replicates, dtype=float)
+    if not np.isfinite(replicates).any():
+        return [math.nan, math.nan]
+    return [float(v) for v in np.nanquantile(replicates, [_LOW, _HIGH])]
+
+
+def _phi_checks(m: xr.Dataset, max_lr: float, notes: list[str]) -> list[Check]:
+    checks = []
     for lr in m["lr"].values:
         for batch in m["batch"].values:
             cell = m.sel(lr=lr, batch=batch)
             phi, theory = float(cell["phi"]), float(cell["phi_theory"])
-            details = {"exact_noise_sde_prediction": float(cell["phi_exact_noise"])}
-            if lr > p["phi_check_max_lr"]:
+            if lr > max_lr:
                 notes.append(
                     f"η = {lr:g}, B = {batch}: φ = {phi:.3g} vs theory {theory:.3g} "
                     f"({100 * (phi / theory - 1):+.0f}%; exact-noise SDE "
@@ -614,111 +689,209 @@ def verdict(step) -> None:
                 Check(
                     id=f"phi[lr={lr:g},B={batch}]",
                     statement="stationary law P ∝ L^(−φ) (d = 1): maximum-likelihood φ over all "
-                    "chains' samples; 90% bootstrap interval over chains",
+                    "chains' samples",
                     expected={"value": theory, "source": "theory φ = 1 + B/(η h*) (Fig. 3a)"},
                     measured=phi,
                     interval=[float(cell["phi_low"]), float(cell["phi_high"])],
-                    tolerance="within ±10% of theory",
-                    passed=abs(phi / theory - 1) <= 0.10,
-                    details=details,
+                    interval_method=f"{_CHAIN_BOOT}, each chain's samples kept together",
+                    threshold=THRESHOLDS["phi"](theory),
+                    headline=True,
+                    details={"exact_noise_sde_prediction": float(cell["phi_exact_noise"])},
                 )
             )
-    slopes = []
+    return checks
+
+
+def _slope_checks(m: xr.Dataset) -> list[Check]:
+    checks = []
+    limit = PRECONDITIONS["max_censored_fraction"]
     for dim in m["dim"].values:
         cell = m.sel(dim=dim)
         slope, theory = float(cell["fp_slope"]), float(cell["fp_slope_theory"])
-        slopes.append(slope)
+        sde = float(cell["fp_slope_sde_decoupled"])
         c = cell["fp_c"].values
         c = c[np.isfinite(c)]
+        censored = float(np.nanmax(cell["fp_censored"].values))
         checks.append(
             Check(
                 id=f"escape_slope[d={dim}]",
                 statement=f"log–log slope of the mean first-passage time t_p(c) from θ* to L = c L*, "
-                f"c ∈ [{c.min():g}, {c.max():g}]; 90% bootstrap interval over chains",
+                f"c ∈ [{c.min():g}, {c.max():g}]",
                 expected={"value": theory, "source": "theory B/(ηh*) + 1 − d/2 (Fig. 3b)"},
                 measured=slope,
                 interval=[float(cell["fp_slope_low"]), float(cell["fp_slope_high"])],
-                tolerance="within ±20% of theory",
-                passed=abs(slope / theory - 1) <= 0.20,
+                interval_method=f"{_CHAIN_BOOT}, slope refitted on each resample",
+                threshold=THRESHOLDS["escape_slope"](theory),
+                precondition=Precondition(
+                    f"at most {limit:.0%} of the chains censored (not passed by the horizon) at "
+                    "every c, so the mean passage time is measured, not extrapolated",
+                    censored <= limit,
+                    censored,
+                ),
+                headline=True,
                 details={
-                    "sde_decoupled_slope_same_c": float(cell["fp_slope_sde_decoupled"]),
+                    "sde_decoupled_slope_same_c": sde,
+                    "excess_over_sde_decoupled_same_c": slope / sde - 1,
                     "sde_exact_noise_slope_same_c": float(cell["fp_slope_sde_exact"]),
                     "slope_lower_half_of_c": float(cell["fp_slope_lower_c"]),
                     "slope_upper_half_of_c": float(cell["fp_slope_upper_c"]),
-                    "max_censored_fraction": float(np.nanmax(cell["fp_censored"].values)),
+                    "max_censored_fraction": censored,
                 },
             )
         )
-    lower, upper = m["fp_slope_lower_c"].values, m["fp_slope_upper_c"].values
-    notes.append(
-        "The label-noise scales of the ratio test share one data set (inputs and y₀, labels σ y₀) "
-        "and differ in chain seeds, so the landscapes differ only by scale. Intervals are over "
-        "chains of one data set; between data sets t_p varies more at the largest c (rare "
-        "large-|x| samples give big kicks), which the intervals do not include."
+    return checks
+
+
+def _falls_with_d_check(m: xr.Dataset) -> list[Check]:
+    dims = np.sort(m["dim"].values)
+    if len(dims) < 2:
+        return []  # a required check: its absence fails the verdict step
+    by_dim = m.sel(dim=dims)
+    slopes = by_dim["fp_slope"].values
+    # the cells' chains are independent, so replicate b of every cell is one joint replicate
+    rises = np.diff(by_dim["fp_slope_boot"].transpose("dim", "fp_boot").values, axis=0)
+    theory = by_dim["fp_slope_theory"].values
+    return [
+        Check(
+            id="escape_slope_falls_with_d",
+            statement=f"measured slopes fall as d grows (d = {list(map(int, dims))}); measured = "
+            "the largest rise of the slope between consecutive d",
+            expected={
+                "trend": "decreasing in d (theory " + ", ".join(f"{t:.3g}" for t in theory) + ")",
+                "source": "theory 1 − n/2 term (Fig. 3b)",
+            },
+            measured=float(np.max(np.diff(slopes))),
+            interval=_interval(np.max(rises, axis=0)),
+            interval_method=f"{_CHAIN_BOOT}, every d cell resampled independently",
+            threshold=THRESHOLDS["escape_slope_falls_with_d"],
+            details={"slopes": {int(d): float(s) for d, s in zip(dims, slopes)}},
+        )
+    ]
+
+
+def _noise_check(m: xr.Dataset) -> Check:
+    est = bootstrap(m["noise_slope"].values, level=CLAIM_LEVEL, seed=0)
+    loss = m["noise_loss"].transpose("noise_seed", "epoch").values
+    fit = float(np.max(loss[:, -1] / loss[:, 0]))
+    limit = PRECONDITIONS["noise_final_over_initial_loss"]
+    return Check.from_estimate(
+        est,
+        id="noise_proportional_to_loss",
+        statement=f"{m.attrs['noise_dataset']} MLP, MSE, SGD: slope of ln 𝒩 against ln L over "
+        f"epochs ≥ {m.attrs['late_from_epoch']} (median over seeds)",
+        expected={"value": 1.0, "source": "Fig. 2 (slope 1 late in training)"},
+        threshold=THRESHOLDS["noise_proportional_to_loss"],
+        precondition=Precondition(
+            f"the net fits its training data: final training loss ≤ {limit:g} × the initial one "
+            "in every seed (measured: the largest ratio), so the window is late training",
+            fit <= limit,
+            fit,
+        ),
+        details={"slope_per_seed": [float(v) for v in m["noise_slope"].values]},
     )
+
+
+def _ratio_checks(m: xr.Dataset, tolerance: float) -> list[Check]:
+    """Implementation checks: on today's landscape both hold by construction (scaling the labels
+    scales the whole landscape, so SGD collapses on c exactly; constant-noise Langevin on a
+    quadratic is translation-invariant, so it collapses on ΔL exactly)."""
+    checks = []
+    for process, tight_axis, loose_axis in [
+        ("sgd", "log_c", "delta_loss"),
+        ("langevin", "delta_loss", "log_c"),
+    ]:
+        if f"spread_{tight_axis}_{process}" not in m:
+            continue  # a required check: its absence fails the verdict step
+        tight = float(m[f"spread_{tight_axis}_{process}"])
+        loose = float(m[f"spread_{loose_axis}_{process}"])
+        tight_boot = m[f"spread_{tight_axis}_{process}_boot"].values
+        loose_boot = m[f"spread_{loose_axis}_{process}_boot"].values
+        construction = (
+            "label scaling scales the whole landscape"
+            if process == "sgd"
+            else "constant noise on a quadratic is translation-invariant"
+        )
+        checks.append(
+            Check(
+                id=f"collapse[{process}]",
+                statement=f"{process}: curves ln t_p at several label-noise scales (different L*) "
+                f"collapse against {tight_axis}; measured = mean over the shared range of the std "
+                f"across L* of ln t_p at fixed {tight_axis} (true by construction here: "
+                f"{construction})",
+                expected={"value": 0.0, "source": "construction of the experiment"},
+                measured=tight,
+                interval=_interval(tight_boot),
+                interval_method=_CHAIN_BOOT,
+                threshold=THRESHOLDS["collapse"](tolerance),
+            )
+        )
+        checks.append(
+            Check(
+                id=f"separation[{process}]",
+                statement=f"{process}: the same curves separate against {loose_axis}; measured = "
+                f"spread at fixed {loose_axis} / spread at fixed {tight_axis}",
+                expected={"trend": "≫ 1", "source": "construction of the experiment"},
+                measured=loose / tight if tight > 0 else float("nan"),
+                interval=_interval(loose_boot / tight_boot),
+                interval_method=_CHAIN_BOOT,
+                threshold=THRESHOLDS["separation"],
+                details={f"spread_at_fixed_{loose_axis}": loose},
+            )
+        )
+    return checks
+
+
+def verdict(step) -> None:
+    p = step.params
+    m = read_dataset(step.input.measured)
+    notes = [
+        f"Thresholds are ours ({_SPEC}), fixed before the runs; intervals are {CLAIM_LEVEL:.0%} "
+        "percentile bootstraps (over chains for the simulations, over seeds for the MLP).",
+        "Fig. 2 substitute: a small MLP on an offline data set (see the check) with the paper's "
+        "B = 100, η = 0.1 and MSE, instead of the paper's Fashion-MNIST MLP and CIFAR-10 CNN.",
+    ]
+    checks = _phi_checks(m, p["phi_check_max_lr"], notes)
+    checks += _slope_checks(m) + _falls_with_d_check(m) + [_noise_check(m)]
+    notes.append(
+        "φ: the audit (2026-12-01) found that a Gaussian law with SGD's variance and no power-law "
+        "tail also lands within 10% of 1 + B/(ηh*): the φ check measures E u², not the tail. It "
+        "has no control yet; a tail test replaces it (claim issue 15)."
+    )
+    notes.append(
+        "First-passage slopes against the SDE with the paper's decoupled noise over the same c "
+        "(quadrature): "
+        + "; ".join(
+            f"d = {d}: {slope:.3g} vs {sde:.3g} ({100 * (slope / sde - 1):+.0f}%)"
+            for d, slope, sde in zip(
+                m["dim"].values, m["fp_slope"].values, m["fp_slope_sde_decoupled"].values
+            )
+        )
+        + ". The paper's asymptotic formula is a continuous-time, large-c statement; agreement "
+        "with it where the slopes also exceed the same-c SDE prediction is two deviations "
+        "cancelling (a discrete-time excess at ηh* = 0.1, audit 2026-12-01), not a confirmation."
+    )
+    lower, upper = m["fp_slope_lower_c"].values, m["fp_slope_upper_c"].values
     notes.append(
         "First passage: log–log slope over the lower / upper half of each c range: "
         + "; ".join(
             f"d = {d}: {lo:.3g} / {up:.3g}" for d, lo, up in zip(m["dim"].values, lower, upper)
         )
-        + ". Equal halves would mean a pure power law in c; the paper's slope is an asymptotic "
-        "(large-c) statement of the SDE, and the SDE curves (decoupled and exact noise, in the "
-        "details) are computed by quadrature for the same c."
+        + ". Equal halves would mean a pure power law in c."
     )
-    by_dim = [s for _, s in sorted(zip(m["dim"].values, slopes, strict=True))]
-    falling = bool(np.all(np.diff(by_dim) < 0))
-    checks.append(
-        Check(
-            id="escape_slope_falls_with_d",
-            statement=f"measured slopes fall as d grows (d = {list(map(int, m['dim'].values))})",
-            expected={"trend": "decreasing in d", "source": "theory 1 − n/2 term (Fig. 3b)"},
-            measured=", ".join(f"{s:.3g}" for s in slopes),
-            tolerance="strictly decreasing",
-            passed=falling,
-        )
-    )
-    tol = p["collapse_tolerance"]
-    for process, collapse_axis, other_axis, trend in [
-        ("sgd", "log_c", "delta_loss", "t_p set by the ratio c = L/L*"),
-        ("langevin", "delta_loss", "log_c", "t_p set by the difference ΔL (Arrhenius)"),
-    ]:
-        if f"spread_{collapse_axis}_{process}" not in m:
-            continue
-        tight = float(m[f"spread_{collapse_axis}_{process}"])
-        loose = float(m[f"spread_{other_axis}_{process}"])
-        checks.append(
-            Check(
-                id=f"collapse[{process}]",
-                statement=f"{process}: curves ln t_p at several label-noise scales (different L*) "
-                f"collapse against {collapse_axis} and separate against {other_axis}; measured = "
-                f"mean over the shared range of the std across L* of ln t_p at fixed {collapse_axis}",
-                expected={
-                    "trend": trend,
-                    "source": "paper §4 (escape rate ∝ (L_s/L*)^−…) vs Langevin",
-                },
-                measured=tight,
-                tolerance=f"spread ≤ {tol:g} and spread at fixed {other_axis} ≥ 3× larger",
-                passed=bool(tight <= tol and loose >= 3 * tight),
-                details={f"spread_at_fixed_{other_axis}": loose},
-            )
-        )
-    est = bootstrap(m["noise_slope"].values, level=0.9, seed=0)
-    checks.append(
-        Check.from_estimate(
-            est,
-            id="noise_proportional_to_loss",
-            statement=f"{m.attrs['noise_dataset']} MLP, MSE, SGD: slope of ln 𝒩 against ln L over "
-            f"epochs ≥ {m.attrs['late_from_epoch']} (median over seeds, 90% bootstrap interval)",
-            expected={"value": 1.0, "source": "Fig. 2 (slope 1 late in training)"},
-            tolerance="slope in [0.8, 1.2]",
-            passed=0.8 <= est.value <= 1.2,
-        )
+    notes.append(
+        "Ratio, not difference: the label-noise scales share one data set (inputs and y₀, labels "
+        "σ y₀), so the landscapes differ only by scale; SGD then collapses on c and constant-noise "
+        "Langevin on ΔL by construction. These are implementation checks (our simulation), not "
+        "evidence for the paper; a landscape where L* and the barrier move independently is "
+        "claim issue 15."
     )
     write_verdict(
-        step.output[0],
+        step,
         claim="escape",
         paper=PAPER,
         checks=checks,
+        implementation_checks=_ratio_checks(m, p["collapse_tolerance"]),
+        required=REQUIRED,
         config=p.get("config", p),
         notes=notes,
     )

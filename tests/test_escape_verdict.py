@@ -1,0 +1,346 @@
+"""Golden tests of the escape claim's verdict: synthetic measured datasets (the variables, dims and
+coords that ``escape.measure`` writes) on which the claim holds, is contradicted, is
+under-powered, or fails a precondition; the ratio checks stay implementation checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import outcomes, run_verdict
+from paperclaims.claims import escape
+from paperclaims.verdict import CheckCodeError
+
+PARAMS = {"phi_check_max_lr": 0.1, "collapse_tolerance": 0.15, "config": {}}
+LRS, BATCHES = (0.05, 0.1, 1.0), (1, 2)  # η = 1 is above phi_check_max_lr: reported, not checked
+DIMS = (1, 2, 4, 8)
+FP_LR, FP_BATCH = 0.1, 1  # Fig. 3b: theory slopes 10.5, 10, 9, 7
+PHI = [f"phi[lr={lr:g},B={b}]" for lr in LRS[:2] for b in BATCHES]
+SLOPES = [f"escape_slope[d={d}]" for d in DIMS]
+FALLS, NOISE = "escape_slope_falls_with_d", "noise_proportional_to_loss"
+CLAIM_CHECKS = [*PHI, *SLOPES, FALLS, NOISE]
+IMPLEMENTATION = ["collapse[sgd]", "separation[sgd]", "collapse[langevin]", "separation[langevin]"]
+N_THRESHOLDS, N_EPOCHS = 6, 21
+
+
+def measured(
+    *,
+    dims=DIMS,
+    phi_factor=0.98,
+    phi_rel_half_width=0.02,
+    slope_factor=1.0,
+    slope_sd=0.1,
+    slopes=None,
+    censored=0.0,
+    noise_slopes=(0.95, 1.0, 1.02, 0.98),
+    final_over_initial_loss=0.05,
+    spreads=None,
+    spread_rel_sd=0.1,
+) -> xr.Dataset:
+    """A measured.nc as ``escape.measure`` writes it. Defaults: the claim holds.
+
+    ``slope_sd`` is the spread of the per-d slope bootstrap replicates (the check's interval);
+    ``censored`` the largest censored fraction at d = max(dims); ``spreads`` the collapse spreads
+    {(process, axis): value}, their replicates log-normal with log-sd ``spread_rel_sd``."""
+    rng = np.random.default_rng(0)
+    # ---- stationary law (lr, batch)
+    lr, batch = np.array(LRS), np.array(BATCHES)
+    theory = escape.phi_theory(lr[:, None], batch[None, :])
+    phi = theory * phi_factor
+    excess = np.geomspace(1e-3, 1e2, 81)
+    tail = np.exp(-np.outer(theory.ravel(), np.log1p(excess))).reshape(*theory.shape, -1)
+    stationary = xr.Dataset(
+        {
+            "phi": (("lr", "batch"), phi),
+            "phi_low": (("lr", "batch"), phi * (1 - phi_rel_half_width)),
+            "phi_high": (("lr", "batch"), phi * (1 + phi_rel_half_width)),
+            "phi_theory": (("lr", "batch"), theory),
+            "phi_theory_h1": (("lr", "batch"), theory),
+            "phi_exact_noise": (("lr", "batch"), theory * 0.95),
+            "ccdf": (("lr", "batch", "loss_excess"), tail),
+            "ccdf_fit": (("lr", "batch", "loss_excess"), tail),
+            "ccdf_theory": (("lr", "batch", "loss_excess"), tail),
+        },
+        coords={"lr": lr, "batch": batch, "loss_excess": excess},
+    )
+    # ---- first passage (dim, threshold)
+    dims = np.array(dims)
+    slope_theory = np.array([escape.escape_slope_theory(FP_LR, FP_BATCH, d) for d in dims])
+    slope = np.asarray(slopes, dtype=float) if slopes is not None else slope_theory * slope_factor
+    boot = slope[:, None] + slope_sd * rng.standard_normal((len(dims), escape.N_BOOT))
+    c = np.stack([np.linspace(1.2, 1.8, N_THRESHOLDS) + 0.5 * i for i in range(len(dims))])
+    time = np.exp(slope[:, None] * np.log(c)) * 10
+    cens = np.zeros_like(c)
+    cens[-1, -1] = censored
+    passage = xr.Dataset(
+        {
+            "fp_c": (("dim", "threshold"), c),
+            "fp_time": (("dim", "threshold"), time),
+            "fp_time_low": (("dim", "threshold"), time * 0.9),
+            "fp_time_high": (("dim", "threshold"), time * 1.1),
+            "fp_censored": (("dim", "threshold"), cens),
+            "fp_sde_decoupled": (("dim", "threshold"), time / 1.35),
+            "fp_sde_exact": (("dim", "threshold"), time / 1.6),
+            "fp_slope": ("dim", slope),
+            "fp_slope_low": ("dim", np.quantile(boot, 0.025, axis=1)),
+            "fp_slope_high": ("dim", np.quantile(boot, 0.975, axis=1)),
+            "fp_slope_boot": (("dim", "fp_boot"), boot),
+            "fp_slope_lower_c": ("dim", slope * 0.95),
+            "fp_slope_upper_c": ("dim", slope * 1.05),
+            "fp_slope_theory": ("dim", slope_theory),
+            "fp_slope_sde_decoupled": ("dim", slope / 1.35),
+            "fp_slope_sde_exact": ("dim", slope / 1.6),
+        },
+        coords={"dim": dims, "threshold": np.arange(N_THRESHOLDS)},
+    )
+    # ---- ratio, not difference (process, label_noise, ratio_threshold)
+    processes, noise_scales = ["langevin", "sgd"], np.array([0.8, 1.0, 1.25])
+    shape = (2, len(noise_scales), N_THRESHOLDS)
+    ratio_c = np.broadcast_to(np.linspace(1.2, 1.8, N_THRESHOLDS), shape).copy()
+    loss_star = np.broadcast_to(noise_scales**2 / 2, (2, len(noise_scales))).copy()
+    ratio_time = np.exp(10 * np.log(ratio_c))
+    ratio = xr.Dataset(
+        {
+            "ratio_c": (("process", "label_noise", "ratio_threshold"), ratio_c),
+            "ratio_delta_loss": (
+                ("process", "label_noise", "ratio_threshold"),
+                (ratio_c - 1) * loss_star[..., None],
+            ),
+            "ratio_time": (("process", "label_noise", "ratio_threshold"), ratio_time),
+            "ratio_time_low": (("process", "label_noise", "ratio_threshold"), ratio_time * 0.9),
+            "ratio_time_high": (("process", "label_noise", "ratio_threshold"), ratio_time * 1.1),
+            "ratio_censored": (("process", "label_noise", "ratio_threshold"), 0 * ratio_c),
+            "ratio_loss_star": (("process", "label_noise"), loss_star),
+        },
+        coords={
+            "process": processes,
+            "label_noise": noise_scales,
+            "ratio_threshold": np.arange(N_THRESHOLDS),
+        },
+    )
+    spreads = {
+        ("sgd", "log_c"): 0.03,
+        ("sgd", "delta_loss"): 0.6,
+        ("langevin", "delta_loss"): 0.03,
+        ("langevin", "log_c"): 0.6,
+        **(spreads or {}),
+    }
+    for (process, axis), value in spreads.items():
+        name = f"spread_{axis}_{process}"
+        ratio[name] = value
+        replicates = value * np.exp(spread_rel_sd * rng.standard_normal(escape.N_BOOT))
+        ratio[f"{name}_boot"] = ("ratio_boot", replicates)
+    # ---- noise ∝ loss (noise_seed, epoch)
+    epochs = np.arange(N_EPOCHS)
+    loss = 0.5 * final_over_initial_loss ** (epochs / epochs[-1])
+    seeds = np.arange(len(noise_slopes))
+    noise_loss = np.broadcast_to(loss, (len(seeds), N_EPOCHS)).copy()
+    noise = xr.Dataset(
+        {
+            "noise_strength": (("noise_seed", "epoch"), 20 * noise_loss),
+            "noise_loss": (("noise_seed", "epoch"), noise_loss),
+            "noise_late": ("epoch", epochs >= 0.5 * epochs[-1]),
+            "noise_slope": ("noise_seed", np.asarray(noise_slopes, dtype=float)),
+        },
+        coords={"noise_seed": seeds, "epoch": epochs},
+    )
+    out = xr.merge([stationary, passage, ratio, noise])
+    out.attrs = {"noise_dataset": "digits", "late_from_epoch": int(N_EPOCHS // 2)}
+    return out
+
+
+def verdict_of(ds, tmp_path, params=PARAMS):
+    return run_verdict(escape.verdict, ds, params, tmp_path, "escape")
+
+
+def by_id(verdict):
+    return {c["id"]: c for c in verdict["checks"] + verdict["implementation_checks"]}
+
+
+def test_claim_holds(tmp_path):
+    v = verdict_of(measured(), tmp_path)
+    assert [c["id"] for c in v["checks"]] == CLAIM_CHECKS
+    assert [c["id"] for c in v["implementation_checks"]] == IMPLEMENTATION
+    assert outcomes(v) == {i: "supports" for i in CLAIM_CHECKS + IMPLEMENTATION}
+    assert v["verdict"] == "reproduced"
+    checks = by_id(v)
+    assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES)
+    for i in CLAIM_CHECKS:
+        assert checks[i]["interval_method"].startswith("95% percentile bootstrap over")
+        assert checks[i]["threshold"]["source"]
+        assert checks[i]["control"] is None  # controls come with the claim issue's protocol
+        assert checks[i]["uninformative"] is False
+    # η = 1 > phi_check_max_lr: reported in the notes, not a check
+    assert any(n.startswith("η = 1, B = 1: φ") for n in v["notes"])
+    # the thresholds are the spec's, copied into verdict.json
+    phi = checks["phi[lr=0.1,B=1]"]
+    assert phi["threshold"]["comparison"] == "within"
+    assert phi["threshold"]["value"] == pytest.approx([11 * 0.9, 11 * 1.1])
+    assert checks["escape_slope[d=8]"]["threshold"]["value"] == pytest.approx([5.6, 8.4])
+    assert checks[FALLS]["threshold"]["text"] == "< 0"
+    assert checks[NOISE]["threshold"]["value"] == [0.8, 1.2]
+    assert checks["collapse[sgd]"]["threshold"]["value"] == 0.15
+    assert checks["escape_slope[d=1]"]["precondition"]["held"] is True
+    assert checks[NOISE]["precondition"]["held"] is True
+
+
+def test_headline_checks_contradicted(tmp_path):
+    """φ at 0.7× and slopes at 1.5× the paper's: every headline check contradicts."""
+    v = verdict_of(measured(phi_factor=0.7, slope_factor=1.5), tmp_path)
+    got = outcomes(v)
+    assert {i: got[i] for i in CLAIM_CHECKS} == {
+        **{i: "contradicts" for i in PHI + SLOPES},
+        FALLS: "supports",
+        NOISE: "supports",
+    }
+    assert v["verdict"] == "not reproduced"
+
+
+def test_non_headline_contradictions_are_partly_reproduced(tmp_path):
+    """Slopes inside each ±20% band but rising with d, and 𝒩 ∝ L^0.55: the trend and the noise
+    checks contradict; neither is a headline check, so the verdict is partly reproduced."""
+    v = verdict_of(
+        measured(slopes=[9.0, 9.5, 10.0, 8.0], noise_slopes=(0.5, 0.55, 0.6, 0.52)), tmp_path
+    )
+    got = outcomes(v)
+    assert {i: got[i] for i in CLAIM_CHECKS} == {
+        **{i: "supports" for i in PHI + SLOPES},
+        FALLS: "contradicts",
+        NOISE: "contradicts",
+    }
+    assert by_id(v)[FALLS]["measured"] == pytest.approx(0.5)  # the largest rise, d = 1 → 2 → 4
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_under_powered_everywhere_is_inconclusive(tmp_path):
+    """Wide intervals (few chains, two seeds) straddle every threshold's edge."""
+    ds = measured(phi_rel_half_width=0.3, slope_sd=3.0, noise_slopes=(0.7, 1.3), spread_rel_sd=2)
+    v = verdict_of(ds, tmp_path)
+    assert outcomes(v) == {i: "inconclusive" for i in CLAIM_CHECKS + IMPLEMENTATION}
+    for i in CLAIM_CHECKS:
+        assert "across the edge" in by_id(v)[i]["reason"]
+    assert v["verdict"] == "inconclusive"
+
+
+def test_under_powered_slopes_only_is_partly_reproduced(tmp_path):
+    v = verdict_of(measured(slope_sd=3.0), tmp_path)
+    got = outcomes(v)
+    assert {i: got[i] for i in CLAIM_CHECKS} == {
+        **{i: "supports" for i in PHI},
+        **{i: "inconclusive" for i in SLOPES},
+        FALLS: "inconclusive",
+        NOISE: "supports",
+    }
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_failed_preconditions_make_checks_inconclusive(tmp_path):
+    """Most chains censored at one c of d = 8; the MLP never fit its data: each check is
+    inconclusive with the reason, though its interval alone would support."""
+    v = verdict_of(measured(censored=0.8, final_over_initial_loss=0.5), tmp_path)
+    got, checks = outcomes(v), by_id(v)
+    assert {i: got[i] for i in CLAIM_CHECKS} == {
+        **{i: "supports" for i in PHI + SLOPES[:3]},
+        "escape_slope[d=8]": "inconclusive",
+        FALLS: "supports",
+        NOISE: "inconclusive",
+    }
+    slope = checks["escape_slope[d=8]"]
+    assert slope["precondition"]["held"] is False
+    assert slope["precondition"]["measured"] == pytest.approx(0.8)
+    assert slope["reason"].startswith("precondition failed: at most 50% of the chains censored")
+    noise = checks[NOISE]
+    assert noise["precondition"]["held"] is False
+    assert noise["precondition"]["measured"] == pytest.approx(0.5)
+    assert noise["reason"].startswith("precondition failed: the net fits its training data")
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_ratio_checks_are_implementation_checks(tmp_path):
+    """No collapse (as if the simulation were wrong), and SGD's curves sharing no ΔL range (as at
+    the smoke scale): the implementation checks say so, the claim verdict does not move."""
+    spreads = {
+        ("sgd", "log_c"): 0.5,
+        ("sgd", "delta_loss"): float("nan"),
+        ("langevin", "delta_loss"): 0.5,
+    }
+    v = verdict_of(measured(spreads=spreads), tmp_path)
+    got = outcomes(v)
+    assert {i: got[i] for i in IMPLEMENTATION} == {
+        "collapse[sgd]": "contradicts",
+        "separation[sgd]": "inconclusive",
+        "collapse[langevin]": "contradicts",
+        "separation[langevin]": "contradicts",
+    }
+    assert by_id(v)["separation[sgd]"]["reason"] == "no finite interval"
+    assert v["verdict"] == "reproduced"
+    assert v["counts"] == {"supports": len(CLAIM_CHECKS), "contradicts": 0, "inconclusive": 0}
+
+
+def test_a_missing_required_check_fails_loudly(tmp_path):
+    """One d only (no trend to check) and no SGD collapse spread: the step fails, naming them."""
+    ds = measured(dims=(2,)).drop_vars(["spread_log_c_sgd", "spread_log_c_sgd_boot"])
+    with pytest.raises(CheckCodeError, match="escape_slope_falls_with_d") as err:
+        verdict_of(ds, tmp_path)
+    assert "'collapse[sgd]', 'separation[sgd]'" in str(err.value)
+    with pytest.raises(CheckCodeError, match=r"\['phi'\]"):  # no cell with η ≤ phi_check_max_lr
+        verdict_of(measured(), tmp_path, {**PARAMS, "phi_check_max_lr": 0.01})
+
+
+def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
+    """The golden datasets carry exactly measure()'s variables with their dims, so the tests
+    break when measure() changes (tiny synthetic run files through the real measure step)."""
+    from conftest import _Files
+    from paperclaims.runner import Step
+
+    rng = np.random.default_rng(1)
+    stationary = []
+    for lr in (0.1, 1.0):
+        path = tmp_path / f"stat{lr}.nc"
+        xr.Dataset(
+            {"loss_ratio": (("chain", "sample"), 1 + rng.exponential(0.1, (8, 5)))},
+            attrs={"lr": lr, "batch": 1, "loss_star": 0.5, "hessian": 1.0},
+        ).to_netcdf(path, engine="h5netcdf")
+        stationary.append(str(path))
+
+    def passage(name, c, attrs):
+        path = tmp_path / f"{name}.nc"
+        times = rng.exponential(1.0, (8, len(c))) * np.arange(1, len(c) + 1)
+        xr.Dataset(
+            {"passage_time": (("chain", "threshold"), times)},
+            coords={"c": ("threshold", c), "delta_loss": ("threshold", (c - 1) * 0.5)},
+            attrs={"horizon": 100.0, "loss_star": 0.5, **attrs},
+        ).to_netcdf(path, engine="h5netcdf")
+        return str(path)
+
+    c = np.array([1.2, 1.4, 1.6])
+    first = [passage(f"d{d}", c + 0.1 * d, {"dim": d, "process": "sgd"}) for d in (1, 2)]
+    ratio = [
+        passage(f"{p}{s}", c, {"dim": 1, "process": p, "label_noise": s})
+        for p in ("sgd", "langevin")
+        for s in (0.8, 1.25)
+    ]
+    noise = tmp_path / "noise.nc"
+    loss = np.exp(-np.linspace(0, 3, 6))[None] * np.ones((2, 1))
+    xr.Dataset(
+        {"noise": (("seed", "epoch"), 2 * loss), "loss": (("seed", "epoch"), loss)},
+        coords={"seed": [0, 1], "epoch": np.arange(6)},
+        attrs={"dataset": "digits"},
+    ).to_netcdf(noise, engine="h5netcdf")
+    out = tmp_path / "measured.nc"
+    step = Step(
+        claim="escape",
+        rule="escape_measure",
+        input=_Files(stationary=stationary, first_passage=first, ratio=ratio, noise=str(noise)),
+        output=[str(out)],
+        params={"lr": 0.1, "batch": 1, "n_data": 100, "late_fraction": 0.5},
+        base_seed=0,
+    )
+    escape.measure(step)
+    real = xr.open_dataset(out, engine="h5netcdf")
+    ours = measured()
+    assert {k: v.dims for k, v in ours.data_vars.items()} == {
+        k: v.dims for k, v in real.data_vars.items()
+    }
+    assert set(ours.coords) == set(real.coords)
+    assert {"noise_dataset", "late_from_epoch"} <= set(real.attrs)
