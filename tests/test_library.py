@@ -127,6 +127,11 @@ def test_config_defaults_fill_in():
         ({"claims": ["locality"], "locality": {"labels": ["local"]}}, "locality.labels", "global"),
         ({"claims": ["phases"], "phases": {"noise": [0, 0.1]}}, "phases.noise", "≥ 0.2"),
         (
+            {"claims": ["escape"], "escape": {"stationary": {"lr": [0.5, 1.0]}}},
+            "escape.stationary.lr",
+            "phi_check_max_lr",
+        ),
+        (
             {"claims": ["phases"], "phases": {"verdict": {"min_auroc": 0.5}}},
             "phases.verdict",
             "noise",

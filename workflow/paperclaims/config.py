@@ -143,7 +143,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             for value in wanted:
                 value_text = repr(value)
                 if isinstance(value, AtLeastOne):
-                    if not any(value.holds(v) for v in have):
+                    if not any(value.holds(v, config) for v in have):
                         raise ConfigError(
                             f"config key '{list_path}' = {have!r} is invalid: must contain a value "
                             f"{value.text}, or the claim's headline check would be dropped. See "
@@ -164,10 +164,10 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
 
 @dataclass(frozen=True)
 class AtLeastOne:
-    """A sweep list must hold at least one value ``text`` (e.g. "≥ 0.2")."""
+    """A sweep list must hold at least one value ``text`` (e.g. "≥ 0.2"); ``holds(value, config)``."""
 
     text: str
-    holds: Callable[[object], bool]
+    holds: Callable[[object, dict], bool]
 
 
 def _at(config: dict, path: str):
@@ -185,8 +185,20 @@ REQUIRED_CELLS = {
         ("periodic.forecast.models", ["relu", "snake"]),
     ],
     "locality": [("locality.labels", ["local", "global"])],
+    # the φ check reads the stationary cells with η ≤ phi_check_max_lr
+    "escape": [
+        (
+            "escape.stationary.lr",
+            [
+                AtLeastOne(
+                    "≤ escape.stationary.phi_check_max_lr",
+                    lambda lr, c: lr <= c["escape"]["stationary"]["phi_check_max_lr"],
+                )
+            ],
+        )
+    ],
     # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
-    "phases": [("phases.noise", [0, AtLeastOne("≥ 0.2", lambda rho: rho >= 0.2)])],
+    "phases": [("phases.noise", [0, AtLeastOne("≥ 0.2", lambda rho, _: rho >= 0.2)])],
 }
 
 
