@@ -2,6 +2,9 @@
 
 The fixture brings the daemons up with workflow/scripts/slurm_up.sh; where the machine cannot (not root,
 no package registry, daemons refuse to start) every test here is skipped with the reason, never passed.
+Its teardown (slurm_down.sh) stops every daemon it started by pid and removes what it configured or
+installed; what it saw is kept in TEARDOWN, which tests/test_slurm_teardown.py checks once this module's
+fixture is gone.
 """
 
 from __future__ import annotations
@@ -9,10 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import xarray as xr
 from conftest import ROOT, copy_workflow, snakemake
+
+pytestmark = pytest.mark.slow
 
 SLURM_ARGS = (
     "--workflow-profile",
@@ -27,6 +35,79 @@ SLURM_ARGS = (
 )
 TARGET = "results/periodic/measured.nc"
 SMOKE = ("--configfile", "config/test.yaml")
+DAEMONS = ("munged", "slurmctld", "slurmd")
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+
+# What the module fixture's teardown saw (filled once it has run); read by tests/test_slurm_teardown.py.
+TEARDOWN: dict = {}
+
+
+def import_seconds() -> float:
+    """Wall time of `import snakemake_executor_plugin_slurm` in a fresh interpreter: every `snakemake`
+    call pays it (the plugin runs `scontrol show config` at import when `sinfo` is on PATH)."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import snakemake_executor_plugin_slurm"], timeout=120)
+    return time.perf_counter() - t0
+
+
+def running(pid: int, name: str) -> bool:
+    """``pid`` still runs the daemon ``name`` (a zombie counts as gone: PID 1 here may not reap)."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return comm == name and stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def processes(name: str) -> list[int]:
+    return [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and running(int(p.name), name)
+    ]
+
+
+def slurm_up(state: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(ROOT / "workflow/scripts/slurm_up.sh"), str(state)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def slurm_down(state: Path) -> dict:
+    """Tear down what slurm_up.sh did in ``state``; return what the machine looks like afterwards."""
+    recorded = state / "teardown.env"
+    changes = (
+        dict(line.split("=", 1) for line in recorded.read_text().splitlines() if "=" in line)
+        if recorded.exists()
+        else {}
+    )
+    pids = {  # read before stopping: munged and slurmctld delete their pid files on exit
+        name: int(pidfile.read_text())
+        for name in DAEMONS
+        if (pidfile := state / f"{name}.pid").exists()
+    }
+    added = state / "packages.added"
+    down = subprocess.run(
+        ["bash", str(ROOT / "workflow/scripts/slurm_down.sh"), str(state)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return {
+        "changes": changes,
+        "pids": pids,
+        "alive": {name: pid for name, pid in pids.items() if running(pid, name)},
+        "job_steps": processes("slurmstepd") if "SLURMD_STARTED" in changes else [],
+        "conf_left": "CONF_CREATED" in changes and SLURM_CONF.exists(),
+        "packages_added": added.read_text().split() if added.exists() else [],
+        "sinfo_on_path": shutil.which("sinfo"),
+        "down_rc": down.returncode,
+        "down_log": down.stdout + down.stderr,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +115,19 @@ def slurm(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("SLURM test needs root to start munge/slurmctld/slurmd")
     if shutil.which("slurmctld") and subprocess.run(["sinfo"], capture_output=True).returncode == 0:
-        state = None  # a SLURM is already up on this machine: use it, leave it running
-    else:
-        state = tmp_path_factory.mktemp("slurm")
-        up = subprocess.run(
-            ["bash", str(ROOT / "workflow/scripts/slurm_up.sh"), str(state)],
-            capture_output=True,
-            text=True,
-            timeout=600,
+        TEARDOWN["existing"] = (
+            True  # a SLURM is already up on this machine: use it, leave it running
         )
-        if up.returncode != 0:
-            pytest.skip(f"could not start a one-node SLURM here: {up.stderr[-1500:]}")
+        yield
+        return
+    before = import_seconds()
+    state = tmp_path_factory.mktemp("slurm")
+    up = slurm_up(state)
+    if up.returncode != 0:
+        TEARDOWN.update(slurm_down(state), import_before=before, import_after=import_seconds())
+        pytest.skip(f"could not start a one-node SLURM here: {up.stderr[-1500:]}")
     yield
-    if state is not None:
-        subprocess.run(["bash", str(ROOT / "workflow/scripts/slurm_down.sh"), str(state)])
+    TEARDOWN.update(slurm_down(state), import_before=before, import_after=import_seconds())
 
 
 def _slurm_jobs() -> dict[str, tuple[str, str]]:
