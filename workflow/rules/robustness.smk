@@ -33,7 +33,10 @@ rule robustness_replicate:
         k="[0-9]+",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    # a nested run of the whole workflow, on the machine snakemake runs on: it takes every core
+    # it is given (Snakemake caps threads at --cores)
+    localrule: True
+    threads: 64
     resources:
         mem_mb=4000,
         runtime=doubled_on_retry(120),
