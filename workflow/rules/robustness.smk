@@ -31,11 +31,11 @@ rule robustness_replicate:
         "benchmarks/robustness/replicate{k}.tsv"
     wildcard_constraints:
         k="[0-9]+",
-    conda:
-        CONDA_ENV
     # a nested run of the whole workflow, on the machine snakemake runs on: it takes every core
     # it is given (Snakemake caps threads at --cores)
     localrule: True
+    conda:
+        CONDA_ENV
     threads: 64
     resources:
         mem_mb=4000,
