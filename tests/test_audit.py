@@ -123,7 +123,11 @@ def test_stale_after_config_change(wd):
         assert stale[path]["command"] == rebuild_cmd(path, "config/stale.yaml")
         assert rebuild_cmd(path, "config/stale.yaml") in text
     assert "results/periodic/runs/forecast_baselines.nc" not in stale
-    assert report["counts"]["stale"] == 2 and "audit FAILED" in text
+    # the verdict's params carry the whole periodic config: Snakemake would rerun it too
+    verdict = "results/periodic/verdict.json"
+    assert "the rule's params changed" in stale[verdict]["reason"]
+    assert stale[verdict]["command"] == rebuild_cmd(verdict, "config/stale.yaml")
+    assert report["counts"]["stale"] == 3 and "audit FAILED" in text
 
 
 def test_hand_edited(wd):
