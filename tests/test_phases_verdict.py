@@ -299,7 +299,8 @@ def test_boundaries_never_reached_fail_preconditions(tmp_path):
     v = verdict_of(ds, tmp_path)
     by_id = checks_by_id(v)
     rise = by_id["test_error_rise[digits, ρ=0.4]"]
-    assert rise["outcome"] == "inconclusive" and rise["precondition"]["measured"] == "1 of 20 seeds"
+    assert rise["outcome"] == "inconclusive"
+    assert rise["precondition"]["measured"].startswith("1 of 20 seeds")
     assert "at least 2 seeds that reached phase III" in rise["reason"]
     for i in ("rho0_R_drop[digits]", "rho0_A_drop[digits]", "rho0_no_rise[digits]"):
         assert by_id[i]["outcome"] == "inconclusive", i
@@ -307,11 +308,8 @@ def test_boundaries_never_reached_fail_preconditions(tmp_path):
     assert "fit their training data" in by_id["rho0_no_rise[digits]"]["reason"]
     # one bounded phase II: its fraction is over that one seed, whose interval is wide
     placed = by_id["min_test_error_in_phase_II[digits, ρ=0.4]"]
-    assert placed["precondition"] == {
-        "what": placed["precondition"]["what"],
-        "held": True,
-        "measured": "1 of 20 seeds",
-    }
+    assert placed["precondition"]["held"]
+    assert placed["precondition"]["measured"].startswith("1 of 20 seeds")
     assert placed["outcome"] == "inconclusive"
     assert by_id["four_phases[digits, ρ=0.4]"]["outcome"] == "contradicts"
     assert v["verdict"] == "not reproduced"
@@ -341,3 +339,15 @@ def test_a_missing_required_check_fails_loudly(tmp_path):
     no_noisy = measured(n_seeds=3).sel(noise=[0.0])
     with pytest.raises(CheckCodeError):  # no ρ ≥ 0.2: no headline, no four_phases
         verdict_of(no_noisy, tmp_path)
+
+
+def test_a_net_that_does_not_generalise_makes_every_check_of_its_data_set_inconclusive(tmp_path):
+    """The claim holds on the curves, but at ρ = 0 the test error stays above half of chance:
+    without a clean task learned there is no phase II to speak of (MNIST-1D's 2×128 MLP)."""
+    ds = measured(n_seeds=20)
+    ds["test_error"].loc[{"noise": 0.0}] = np.maximum(ds["test_error"].sel(noise=0.0), 0.5)
+    v = verdict_of(ds, tmp_path)
+    for check in v["checks"]:
+        assert check["outcome"] == "inconclusive", check["id"]
+        assert "the net generalises" in check["reason"] and not check["precondition"]["held"]
+    assert v["verdict"] == "inconclusive"

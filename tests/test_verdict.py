@@ -212,3 +212,12 @@ def test_claims_table_shows_outcomes_controls_and_the_claim_verdict(tmp_path):
     assert "*Reconstruction:* toy" in table
     record = json.loads(table.rsplit("<!-- computed_from: ", 1)[1].split(" -->")[0])
     assert record["code"] == "h" and len(record["inputs"][str(path)]) == 64
+
+
+def test_an_added_precondition_combines_with_the_check_own():
+    check = _check(YES, headline=True)
+    check.precondition = Precondition("phase II reached", True, "5 of 5")
+    assert check.also_requires(Precondition("net generalises", True, "0.03")).outcome == SUPPORTS
+    check.also_requires(Precondition("net generalises at ρ = 0", False, "0.53"))
+    assert check.outcome == INCONCLUSIVE and "net generalises at ρ = 0" in check.reason
+    assert check.precondition.what.startswith("phase II reached; and")

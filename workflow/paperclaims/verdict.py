@@ -218,6 +218,18 @@ class Check:
         )
         return cls(measured=est.value, interval=est.interval(), interval_method=method, **kwargs)
 
+    def also_requires(self, precondition: Precondition) -> Check:
+        """Add a precondition (e.g. one shared by every check of a data set) and decide again."""
+        if self.precondition is not None:
+            precondition = Precondition(
+                f"{self.precondition.what}; and {precondition.what}",
+                self.precondition.held and precondition.held,
+                f"{self.precondition.measured}; {precondition.measured}",
+            )
+        self.precondition = precondition
+        self.outcome, self.reason = decide(self.threshold, self.interval, precondition)
+        return self
+
     def with_control(
         self,
         name: str,
