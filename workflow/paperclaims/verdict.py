@@ -219,15 +219,18 @@ class Check:
         return cls(measured=est.value, interval=est.interval(), interval_method=method, **kwargs)
 
     def also_requires(self, precondition: Precondition) -> Check:
-        """Add a precondition (e.g. one shared by every check of a data set) and decide again."""
-        if self.precondition is not None:
-            precondition = Precondition(
-                f"{self.precondition.what}; and {precondition.what}",
-                self.precondition.held and precondition.held,
-                f"{self.precondition.measured}; {precondition.measured}",
-            )
-        self.precondition = precondition
-        self.outcome, self.reason = decide(self.threshold, self.interval, precondition)
+        """Add a precondition (e.g. one shared by every check of a data set) and decide again;
+        a failure's reason names the precondition(s) that failed."""
+        parts = [p for p in (self.precondition, precondition) if p is not None]
+        self.precondition = Precondition(
+            "; and ".join(p.what for p in parts),
+            all(p.held for p in parts),
+            "; ".join(str(p.measured) for p in parts if p.measured is not None) or None,
+        )
+        self.outcome, self.reason = decide(self.threshold, self.interval, self.precondition)
+        if not self.precondition.held:
+            failed = "; and ".join(p.what for p in parts if not p.held)
+            self.reason = f"precondition failed: {failed}"
         return self
 
     def with_control(
