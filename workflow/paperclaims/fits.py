@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,28 @@ def bootstrap(
     idx = rng.integers(0, len(samples), size=(n_boot, len(samples)))
     stats = np.array([statistic(samples[i]) for i in idx], dtype=float)
     lo, hi = np.nanquantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(value, float(lo), float(hi), level)
+
+
+def bootstrap_batched(
+    samples: np.ndarray,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    *,
+    n_boot: int = 2000,
+    level: float = 0.9,
+    seed: int = 0,
+) -> Estimate:
+    """:func:`bootstrap` (same resamples, same percentiles) with ``statistic`` evaluated on all
+    resamples at once: it maps a (resample, sample, …) array to one value per resample."""
+    samples = np.asarray(samples, dtype=float)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN resamples: no value
+        value = float(statistic(samples[None])[0])
+        if len(samples) < 2:
+            return Estimate(value, value, value, level)
+        idx = np.random.default_rng(seed).integers(0, len(samples), size=(n_boot, len(samples)))
+        stats = np.asarray(statistic(samples[idx]), dtype=float)
+        lo, hi = np.nanquantile(stats, [(1 - level) / 2, (1 + level) / 2])
     return Estimate(value, float(lo), float(hi), level)
 
 

@@ -15,14 +15,13 @@ infinite width their NTK in NTK parametrization is the analytic recursion below 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
 import xarray as xr
 
 from paperclaims.cells import LABEL_TYPES, parse_target, target_names  # noqa: F401 (re-exported)
-from paperclaims.fits import Estimate
+from paperclaims.fits import Estimate, bootstrap_batched
 from paperclaims.io import read_dataset
 from paperclaims.nets import EnsembleMLP
 from paperclaims.progress import Progress
@@ -448,20 +447,9 @@ def measure(step) -> None:
 
 
 # ---------------------------------------------------------------- verdict
-def _bootstrap(samples: np.ndarray, statistic, n_boot: int = 2000) -> Estimate:
-    """The claim checks' interval: ``paperclaims.fits.bootstrap`` over seeds (axis 0) at
-    ``CLAIM_LEVEL``, same resamples and percentiles, with ``statistic`` evaluated on all resamples
-    at once: it takes (resample, seed, …) arrays and returns one value per resample."""
-    samples = np.asarray(samples, dtype=float)
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN resamples: no value
-        value = float(statistic(samples[None])[0])
-        if len(samples) < 2:
-            return Estimate(value, value, value, CLAIM_LEVEL)
-        idx = np.random.default_rng(0).integers(0, len(samples), size=(n_boot, len(samples)))
-        stats = np.asarray(statistic(samples[idx]), dtype=float)
-        lo, hi = np.nanquantile(stats, [(1 - CLAIM_LEVEL) / 2, (1 + CLAIM_LEVEL) / 2])
-    return Estimate(value, float(lo), float(hi), CLAIM_LEVEL)
+def _bootstrap(samples: np.ndarray, statistic) -> Estimate:
+    """The claim checks' interval: a bootstrap over seeds (axis 0) at ``CLAIM_LEVEL``."""
+    return bootstrap_batched(samples, statistic, level=CLAIM_LEVEL, seed=0)
 
 
 PAIRED = (
