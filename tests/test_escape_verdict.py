@@ -242,9 +242,10 @@ def test_failed_preconditions_make_checks_inconclusive(tmp_path):
     assert {i: got[i] for i in CLAIM_CHECKS} == {
         **{i: "supports" for i in PHI + SLOPES[:3]},
         "escape_slope[d=8]": "inconclusive",
-        FALLS: "supports",
+        FALLS: "inconclusive",  # one of its slopes is not a measured mean
         NOISE: "inconclusive",
     }
+    assert checks[FALLS]["reason"].startswith("precondition failed: every slope is a measured")
     slope = checks["escape_slope[d=8]"]
     assert slope["precondition"]["held"] is False
     assert slope["precondition"]["measured"] == pytest.approx(0.8)

@@ -751,6 +751,8 @@ def _falls_with_d_check(m: xr.Dataset) -> list[Check]:
     # the cells' chains are independent, so replicate b of every cell is one joint replicate
     rises = np.diff(by_dim["fp_slope_boot"].transpose("dim", "fp_boot").values, axis=0)
     theory = by_dim["fp_slope_theory"].values
+    limit = PRECONDITIONS["max_censored_fraction"]
+    censored = float(np.nanmax(by_dim["fp_censored"].values))
     return [
         Check(
             id="escape_slope_falls_with_d",
@@ -764,6 +766,12 @@ def _falls_with_d_check(m: xr.Dataset) -> list[Check]:
             interval=_interval(np.max(rises, axis=0)),
             interval_method=f"{_CHAIN_BOOT}, every d cell resampled independently",
             threshold=THRESHOLDS["escape_slope_falls_with_d"],
+            precondition=Precondition(
+                f"every slope is a measured mean first-passage time: at most {limit:.0%} of the "
+                "chains censored at every c of every d",
+                bool(censored <= limit),
+                censored,
+            ),
             details={"slopes": {int(d): float(s) for d, s in zip(dims, slopes)}},
         )
     ]
