@@ -175,8 +175,18 @@ def test_claim_holds_every_check_supports(tmp_path):
     assert ratio["precondition"]["held"] is True
     lo, hi = ratio["interval"]
     assert lo <= ratio["measured"] <= hi and "95%" in ratio["interval_method"]
+    # ReLU (fitted frequency 3) through the frequency check: contradicts, so that check is informative
+    frequency = checks["snake_frequency[sin]"]
+    assert (
+        frequency["control"]["name"] == "relu" and frequency["control"]["outcome"] == "contradicts"
+    )
+    assert not frequency["uninformative"]
     # every other check has no control yet
-    assert all(c["control"] is None for c in v["checks"] if not c["id"].startswith("snake_vs_relu"))
+    assert all(
+        c["control"] is None
+        for c in v["checks"]
+        if not c["id"].startswith(("snake_vs", "snake_freq"))
+    )
     # the documented schema; every threshold is THRESHOLDS' own
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "verdict.schema.yaml").read_text())
     jsonschema.validate(json.loads(json.dumps(v)), schema)
@@ -313,3 +323,14 @@ def test_the_headline_a_outside_the_sweep_fails_loudly(tmp_path):
     with pytest.raises(CheckCodeError, match="headline"):
         verdict_of(tmp_path, measured(activations=("relu", "tanh", "snake_a30")))
     assert not (tmp_path / "periodic_verdict.json").exists()
+
+
+def test_frequency_check_whose_relu_control_also_finds_15_is_uninformative(tmp_path):
+    """A bug that fits the target instead of each net's prediction gives every net the target's
+    frequency: the ReLU control then supports too, and the check reads uninformative."""
+    both = {"relu": 15.01, SNAKE: 15.02}
+    v = verdict_of(tmp_path, two_targets(measured(fitted_frequency=both), measured()))
+    frequency = by_id(v)["snake_frequency[sin]"]
+    assert frequency["outcome"] == "supports" and frequency["control"]["outcome"] == "supports"
+    assert frequency["uninformative"] is True
+    assert v["verdict"] == "partly reproduced"

@@ -409,6 +409,10 @@ RATIO_METHOD = (
 )
 
 
+def _estimate_pair(est: Estimate) -> tuple[float, list[float]]:
+    return est.value, est.interval()
+
+
 def _seed_bootstrap(samples: np.ndarray) -> Estimate:
     return bootstrap(np.asarray(samples, dtype=float), level=CLAIM_LEVEL, seed=0)
 
@@ -515,6 +519,15 @@ def verdict(step) -> None:
                     threshold=THRESHOLDS["snake_frequency"],
                     precondition=_fit_precondition({headline_cell: fit[headline_cell]}),
                     headline=True,
+                ).with_control(
+                    "relu",
+                    "the ReLU net, affine far out (Theorem 1), through the same sinusoid fit of its "
+                    "prediction in the extrapolation region, bootstrap and threshold. A fit of the "
+                    "target, or of the training range, would find 15 here too. No fit "
+                    "precondition: an affine extrapolation has no frequency either way",
+                    *_estimate_pair(
+                        _seed_bootstrap(cell["fitted_frequency"].sel(activation="relu").values)
+                    ),
                 )
             )
     gap = float(np.abs(m["variance_formula"] - m["variance_quadrature"]).max())
