@@ -222,3 +222,18 @@ def test_an_added_precondition_combines_with_the_check_own():
     assert check.outcome == INCONCLUSIVE
     assert check.reason == "precondition failed: net generalises at ρ = 0"
     assert check.precondition.what.startswith("phase II reached; and")
+
+
+def test_numpy_scalars_count_as_numbers():
+    import numpy as np
+
+    check = Check(
+        id="best_depth",
+        statement="s",
+        expected={"value": 1, "source": SOURCE},
+        measured=np.int64(6),
+        threshold=Threshold(">=", 4, SOURCE),
+        interval_method=EXACT,
+    )
+    assert check.interval == [6.0, 6.0] and check.outcome == SUPPORTS
+    assert decide(Threshold(">=", 1.0, SOURCE), [np.float32(3.0), np.float64(2.0)])[0] == SUPPORTS

@@ -24,8 +24,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from paperclaims.fits import Estimate
 from paperclaims.io import write_json
@@ -147,7 +150,7 @@ def decide(
         return INCONCLUSIVE, f"precondition failed: {precondition.what}"
     if interval is None or not all(_finite(v) for v in interval):
         return INCONCLUSIVE, "no finite interval"
-    low, high = interval
+    low, high = sorted(interval)
     outcome = threshold.outcome(low, high)
     where = {SUPPORTS: "inside", CONTRADICTS: "outside", INCONCLUSIVE: "across the edge of"}[
         outcome
@@ -362,7 +365,12 @@ def write_verdict(step, **kwargs) -> dict:
 
 
 def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number (numpy scalars included, booleans not)."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, (bool, np.bool_))
+        and math.isfinite(value)
+    )
 
 
 def _clean(obj):
