@@ -40,8 +40,13 @@ def run_replicate(step) -> None:
     targets = [str(Path(out).relative_to(root)) for out in step.output]
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
     command += ["--directory", str(root), "--cores", str(step.threads), *targets]
-    run = subprocess.run(command, capture_output=True, text=True)
-    log.info("nested run in %s:\n%s", root, run.stdout + run.stderr)
+    log.info("nested run in %s (its job logs: %s/logs/)", root, root)
+    # streamed line by line, so this job's log shows the replicate's progress as it happens
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as run:
+        for line in run.stdout:
+            log.info("replicate: %s", line.rstrip())
     if run.returncode != 0:
         raise RuntimeError(f"replicate in {root} failed (exit {run.returncode}): see the log above")
 
