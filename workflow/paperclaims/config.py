@@ -138,36 +138,40 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
         raise ConfigError(msg + more + ". See config/README.md.")
     for claim in config.get("claims", []):
-        for list_path, wanted in REQUIRED_CELLS.get(claim, []):
+        for list_path, requirement in REQUIRED_CELLS.get(claim, []):
             have = _at(config, list_path)
-            for value in wanted:
-                value_text = repr(value)
-                if isinstance(value, AtLeastOne):
-                    if not any(value.holds(v, config) for v in have):
-                        raise ConfigError(
-                            f"config key '{list_path}' = {have!r} is invalid: must contain a value "
-                            f"{value.text}, or the claim's headline check would be dropped. See "
-                            "config/README.md."
-                        )
-                    continue
-                if isinstance(value, str) and "." in value:  # the value of another key
-                    value_text = f"{_at(config, value)!r} (the value of '{value}')"
-                    value = _at(config, value)
-                if value not in have:
-                    raise ConfigError(
-                        f"config key '{list_path}' = {have!r} is invalid: must contain "
-                        f"{value_text}, or a check the claim's verdict requires would be silently "
-                        "dropped. See config/README.md."
-                    )
+            if not any(requirement.holds(value, config) for value in have):
+                raise ConfigError(
+                    f"config key '{list_path}' = {have!r} is invalid: must contain "
+                    f"{requirement.describe(config)}, or a check the claim's verdict requires "
+                    "would be silently dropped. See config/README.md."
+                )
     return config
 
 
 @dataclass(frozen=True)
-class AtLeastOne:
-    """A sweep list must hold at least one value ``text`` (e.g. "≥ 0.2"); ``holds(value, config)``."""
+class Contains:
+    """A sweep list must hold a value for which ``holds(value, config)``; ``describe(config)``
+    says which."""
 
-    text: str
+    describe: Callable[[dict], str]
     holds: Callable[[object, dict], bool]
+
+
+def value(wanted) -> Contains:
+    return Contains(lambda _: repr(wanted), lambda v, _: v == wanted)
+
+
+def value_of(path: str) -> Contains:
+    """The list must contain the value of another key (``path``, dotted)."""
+    return Contains(
+        lambda config: f"{_at(config, path)!r} (the value of '{path}')",
+        lambda v, config: v == _at(config, path),
+    )
+
+
+def some_value(text: str, holds: Callable[[object, dict], bool]) -> Contains:
+    return Contains(lambda _: f"a value {text}", holds)
 
 
 def _at(config: dict, path: str):
@@ -176,29 +180,32 @@ def _at(config: dict, path: str):
     return config
 
 
-# Sweep cells that a claim's required checks read (a dotted string is another key's value): a
-# config without them fails validation before any job runs, instead of a check vanishing.
+# Sweep cells that a claim's required checks read: a config without them fails validation before
+# any job runs, instead of a check vanishing from the verdict.
 REQUIRED_CELLS = {
     "periodic": [
-        ("periodic.extrapolation.snake_a", ["periodic.extrapolation.snake_a_headline"]),
-        ("periodic.extrapolation.activations", ["relu", "snake"]),
-        ("periodic.forecast.models", ["relu", "snake"]),
+        ("periodic.extrapolation.snake_a", value_of("periodic.extrapolation.snake_a_headline")),
+        ("periodic.extrapolation.activations", value("relu")),
+        ("periodic.extrapolation.activations", value("snake")),
+        ("periodic.forecast.models", value("relu")),
+        ("periodic.forecast.models", value("snake")),
     ],
-    "locality": [("locality.labels", ["local", "global"])],
+    "locality": [("locality.labels", value("local")), ("locality.labels", value("global"))],
     # the φ check reads the stationary cells with η ≤ phi_check_max_lr
     "escape": [
         (
             "escape.stationary.lr",
-            [
-                AtLeastOne(
-                    "≤ escape.stationary.phi_check_max_lr",
-                    lambda lr, c: lr <= c["escape"]["stationary"]["phi_check_max_lr"],
-                )
-            ],
+            some_value(
+                "≤ escape.stationary.phi_check_max_lr",
+                lambda lr, c: lr <= c["escape"]["stationary"]["phi_check_max_lr"],
+            ),
         )
     ],
     # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
-    "phases": [("phases.noise", [0, AtLeastOne("≥ 0.2", lambda rho, _: rho >= 0.2)])],
+    "phases": [
+        ("phases.noise", value(0)),
+        ("phases.noise", some_value("≥ 0.2", lambda rho, _: rho >= 0.2)),
+    ],
 }
 
 
