@@ -66,10 +66,11 @@ PHASE_RULE = (
 
 # ---------------------------------------------------------------- thresholds
 # Every threshold of the claim's checks, with its source, in this one place. The values are those
-# of shared/claims/phases.md ("What a replication must show") and the schema defaults of
-# phases.verdict.*, committed before the runs; none is tuned on results.
+# of shared/claims/phases.md ("What a replication must show") and of the former config keys
+# phases.verdict.* (removed: a threshold is not a config value), committed before the runs; none
+# is tuned on results.
 _SPEC = "shared/claims/phases.md"
-_SEEDS = "fraction of seeds ≥ 0.8 (config default phases.verdict.seed_fraction)"
+_SEEDS = "fraction of seeds ≥ 0.8 (the former config default phases.verdict.seed_fraction)"
 # Precondition of every phase check of a data set: the net learns the clean task. Its level is
 # half of chance error (generic, not from the paper; set in the verdict-layer issue with the audit's
 # MNIST-1D figure, 53-54 % error, already known: see the session note). It tests test error at
