@@ -6,10 +6,10 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/periodic.smk"
 include: "workflow/rules/locality.smk"
 include: "workflow/rules/phases.smk"
-include: "workflow/rules/saddles.smk"
 include: "workflow/rules/escape.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/robustness.smk"

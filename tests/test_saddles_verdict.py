@@ -1,5 +1,5 @@
 """Golden tests of the saddles claim's verdict: synthetic measured datasets (the variables, dims
-and coords that ``saddles.measure`` writes) on which the claim holds, is contradicted, is
+and coords that ``analysis.measure`` writes) on which the claim holds, is contradicted, is
 under-powered, or fails a precondition; implementation checks that fail never move the verdict.
 
 The theory is synthetic too (no quadrature): max(Λ+, Λ−) is −0.1 inside a chosen collapse window
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import xarray as xr
 from conftest import outcomes, run_verdict
-from paperclaims.claims import saddles
+from paperclaims.claims.saddles import analysis, train
 from paperclaims.verdict import CheckCodeError
 
 COLLAPSE, CORRECT, DIVERGENT = (
-    saddles.PHASES.index(p) for p in ("collapse", "correct", "divergent")
+    analysis.PHASES.index(p) for p in ("collapse", "correct", "divergent")
 )
 N_LR, N_NOISE = 8, 5
 # Collapse windows (λ cell indices) of the synthetic theory per batch size, σ = 0 … 5: they grow with
@@ -55,7 +55,7 @@ def chain_phases(top: np.ndarray, chains: int, simulated=None) -> np.ndarray:
     """(batch, lr, noise, chain): every chain collapses where ``simulated`` (default: inside the
     theory's windows) says so, except chain 0 (of ten or more), which does the opposite;
     non-collapsed chains learn correctly, or diverge at the largest λ."""
-    collapse = top <= -saddles.BOUNDARY_MARGIN if simulated is None else simulated
+    collapse = top <= -analysis.BOUNDARY_MARGIN if simulated is None else simulated
     other = np.full(top.shape, CORRECT)
     other[:, -1, :] = DIVERGENT
     phase = np.where(collapse, COLLAPSE, other)[..., None].repeat(chains, axis=-1)
@@ -101,13 +101,13 @@ def theorem_part(*, steps=1000, fitted_error=0.01, flip_sign=False, l2_stable=Fa
 
 
 def measured(windows=None, *, chains=20, phase=None, **theorem) -> xr.Dataset:
-    """A measured.nc as ``saddles.measure`` writes it. Defaults: the claim holds."""
+    """A measured.nc as ``analysis.measure`` writes it. Defaults: the claim holds."""
     windows = WINDOWS if windows is None else windows
     batches = list(windows)
     top = theory(windows)
     phase = chain_phases(top, chains) if phase is None else phase
-    fraction = np.stack([(phase == k).mean(axis=-1) for k in range(len(saddles.PHASES))], axis=-1)
-    lr = saddles.lr_grid(0.01, 3, N_LR)
+    fraction = np.stack([(phase == k).mean(axis=-1) for k in range(len(analysis.PHASES))], axis=-1)
+    lr = train.lr_grid(0.01, 3, N_LR)
     noise = np.linspace(0, 5, N_NOISE)
     cell = ("batch", "lr", "noise")
     grid = {
@@ -135,7 +135,7 @@ def measured(windows=None, *, chains=20, phase=None, **theorem) -> xr.Dataset:
             "batch": batches,
             "lr": ("lr", lr, {"units": "learning rate λ"}),
             "noise": ("noise", noise, {"units": "label noise sd σ"}),
-            "phase": saddles.PHASES,
+            "phase": analysis.PHASES,
             "chain": np.arange(phase.shape[-1]),
             "fine_lr": lr,
             "fine_noise": noise,
@@ -149,7 +149,7 @@ def measured(windows=None, *, chains=20, phase=None, **theorem) -> xr.Dataset:
 
 
 def verdict_of(ds, tmp_path, params=PARAMS):
-    return run_verdict(saddles.verdict, ds, params, tmp_path, "saddles")
+    return run_verdict(analysis.verdict, ds, params, tmp_path, "saddles")
 
 
 def by_id(verdict) -> dict[str, dict]:
@@ -181,10 +181,10 @@ def test_claim_holds(tmp_path):
     for c in v["checks"]:
         assert c["control"] is None and not c["uninformative"]  # controls: the per-claim issue
         assert "bootstrap over chains" in c["interval_method"]
-        assert c["threshold"] == saddles.THRESHOLDS[c["id"].split("[")[0]].to_dict()
+        assert c["threshold"] == analysis.THRESHOLDS[c["id"].split("[")[0]].to_dict()
         assert c["threshold"]["source"]
     for c in v["implementation_checks"]:
-        assert c["threshold"] == saddles.THRESHOLDS[c["id"]].to_dict()
+        assert c["threshold"] == analysis.THRESHOLDS[c["id"]].to_dict()
     assert checks["theorem_sign"]["details"]["resolved_cells"] == 10  # |Λ|·T > 10
     assert checks["theorem_l2_disagrees"]["measured"] == 3
 
@@ -193,7 +193,7 @@ def test_claim_contradicted(tmp_path):
     # The simulated collapse region shrinks with σ (theory's windows in reverse σ order): it
     # disagrees with Λ on many cells, and falls with σ by two λ cells at a time.
     top = theory(WINDOWS)
-    simulated = (top <= -saddles.BOUNDARY_MARGIN)[:, :, ::-1]
+    simulated = (top <= -analysis.BOUNDARY_MARGIN)[:, :, ::-1]
     v = verdict_of(measured(phase=chain_phases(top, 20, simulated)), tmp_path)
     got = outcomes(v)
     assert got["phase_collapse_agreement"] == "contradicts"
@@ -212,7 +212,7 @@ def test_under_powered_three_chains(tmp_path):
     # The majority follows the theory exactly, but resamples that draw chain 0 twice collapse
     # every cell, and those that draw chain 2 twice collapse none.
     top = theory(WINDOWS)
-    predicted = top <= -saddles.BOUNDARY_MARGIN
+    predicted = top <= -analysis.BOUNDARY_MARGIN
     phase = np.stack([np.ones_like(predicted), predicted, np.zeros_like(predicted)], axis=-1)
     phase = np.where(phase, COLLAPSE, CORRECT).astype(np.int8)
     v = verdict_of(measured(phase=phase), tmp_path)

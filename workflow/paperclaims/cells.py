@@ -34,14 +34,3 @@ def parse_target(name: str) -> tuple[str, int]:
     if kind not in LABEL_TYPES or not k.isdigit():
         raise ValueError(f"unknown target {name!r}; expected e.g. 'local_k2' or 'global_k3'")
     return kind, int(k)
-
-
-# saddles: one theorem-check case per (mean, sd) of the random multiplier factor
-def case_name(mean: float, sd: float) -> str:
-    """(−1, 4) → 'mean-1_sd4'."""
-    return f"mean{mean:g}_sd{sd:g}"
-
-
-def parse_case(name: str) -> tuple[float, float]:
-    mean, sd = name.removeprefix("mean").split("_sd")
-    return float(mean), float(sd)

@@ -120,6 +120,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     and validate it; raise ConfigError on the first fault."""
     schema_path = Path(schema_path)
     schema = _load(schema_path)
+    registered = _with_registered_claims(schema)
     cls = _with_defaults(Draft202012Validator)
     validator = cls(schema, registry=_registry(schema_path.parent))
     _coerce_command_line_strings(config, validator)
@@ -137,8 +138,10 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             msg = f"config key '{key}' = {e.instance!r} is invalid: must be {_allowed(e)}"
         more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
         raise ConfigError(msg + more + ". See config/README.md.")
-    for claim in config.get("claims", []):
-        for list_path, requirement in REQUIRED_CELLS.get(claim, []):
+    for name, claim in registered.items():
+        if name not in config.get("claims", []):
+            continue
+        for list_path, requirement in claim.required_cells:
             have = _at(config, list_path)
             if not any(requirement.holds(value, config) for value in have):
                 raise ConfigError(
@@ -146,7 +149,29 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
                     f"{requirement.describe(config)}, or a check the claim's verdict requires "
                     "would be silently dropped. See config/README.md."
                 )
+    if registered:
+        from paperclaims.registry import check_claim_config
+
+        for name, claim in registered.items():
+            check_claim_config(claim, config[name], config["seed"])
     return config
+
+
+def _with_registered_claims(schema: dict) -> dict:
+    """The top schema names no claim: each registered claim adds its name to the ``claims`` enum
+    and its section (``<name>.schema.yaml``, default {}) to the properties. Returns the claims."""
+    if not schema.get("x-claims-from-registry"):
+        return {}
+    from paperclaims.registry import claims
+
+    registered = claims()
+    transition = sorted(p.name.split(".")[0] for p in Path(__file__).parent.parent.joinpath("schemas").glob("*.schema.yaml") if p.name.split(".")[0] not in registered and p.name.split(".")[0] not in ("config", "verdict"))  # TRANSITION
+    schema["properties"]["claims"]["items"]["enum"] = list(registered) + transition
+    for name in transition:
+        schema["properties"][name] = {"$ref": f"{name}.schema.yaml", "default": {}}
+    for name in registered:
+        schema["properties"][name] = {"$ref": f"{name}.schema.yaml", "default": {}}
+    return registered
 
 
 @dataclass(frozen=True)
@@ -178,35 +203,6 @@ def _at(config: dict, path: str):
     for key in path.split("."):
         config = config[key]
     return config
-
-
-# Sweep cells that a claim's required checks read: a config without them fails validation before
-# any job runs, instead of a check vanishing from the verdict.
-REQUIRED_CELLS = {
-    "periodic": [
-        ("periodic.extrapolation.snake_a", value_of("periodic.extrapolation.snake_a_headline")),
-        ("periodic.extrapolation.activations", value("relu")),
-        ("periodic.extrapolation.activations", value("snake")),
-        ("periodic.forecast.models", value("relu")),
-        ("periodic.forecast.models", value("snake")),
-    ],
-    "locality": [("locality.labels", value("local")), ("locality.labels", value("global"))],
-    # the φ check reads the stationary cells with η ≤ phi_check_max_lr
-    "escape": [
-        (
-            "escape.stationary.lr",
-            some_value(
-                "≤ escape.stationary.phi_check_max_lr",
-                lambda lr, c: lr <= c["escape"]["stationary"]["phi_check_max_lr"],
-            ),
-        )
-    ],
-    # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
-    "phases": [
-        ("phases.noise", value(0)),
-        ("phases.noise", some_value("≥ 0.2", lambda rho, _: rho >= 0.2)),
-    ],
-}
 
 
 def code_hash(*paths: str | Path) -> str:

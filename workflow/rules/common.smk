@@ -3,43 +3,35 @@ from pathlib import Path
 
 import snakemake.io as snakemake_io
 
-from paperclaims.config import code_hash, validate_config
+from paperclaims.closure import files_hash, notebook_files, step_hash
+from paperclaims.config import validate_config
+from paperclaims.registry import claims, step_args
 
 # The checkout holding this file (not the working directory, and not the importing Snakefile's
 # folder when used as a `module`): workflow files resolve here; config, results and logs live in
 # the working directory.
 ROOT = Path(workflow.current_basedir).parents[1]
-PACKAGE = ROOT / "workflow" / "paperclaims"
 STEP_SCRIPT = "../scripts/step.py"  # relative to workflow/rules/
 # For --software-deployment-method conda; the README install provides the same stack as a venv.
 CONDA_ENV = "../../envs/paperclaims.yaml"
 
-# Fails before any job runs, naming the key, the value and what is allowed.
+# Fails before any job runs, naming the key, the value and what is allowed; every step's
+# parameters are resolved here too (a key a step lacks, or one no step reads, fails here).
 validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
+# Every registered claim (paperclaims/claims/<name>/claim.py), by name.
+CLAIMS = claims()
+
+
 # Workflow files are tracked by content hashes in params, never as input paths: a path into the
-# checkout would tie the cache to where the checkout lies (and to the working directory).
-VERDICT_CODE = code_hash(PACKAGE / "verdict.py")
+# checkout would tie the cache to where the checkout lies (and to the working directory). A
+# step's hash (step_hash) covers the modules its code imports, transitively (paperclaims.closure).
 
 
 def notebook_hash(claim):
-    """Editing a claim's notebook or the plot theme reruns its plot step only."""
+    """Editing a claim's notebook, or a module it imports, reruns its plot step only."""
     notebook = ROOT / "workflow" / "notebooks" / f"{claim}.ipynb"
-    return code_hash(notebook, PACKAGE / "plotting.py", PACKAGE / "notebooks.py")
-
-
-# Library modules whose edits change every claim's numbers (seeding, batched nets).
-SHARED_SCIENCE = ["seeds.py", "nets.py", "cells.py"]
-
-# Each claim's .smk registers the final files of its claim here.
-CLAIM_TARGETS = {}
-
-
-def claim_code_hash(claim, *shared):
-    """Hash of a claim's module and the shared modules it uses: editing them reruns the claim."""
-    files = [PACKAGE / "claims" / f"{claim}.py"]
-    files += [PACKAGE / name for name in [*SHARED_SCIENCE, *shared]]
-    return code_hash(*files)
+    return files_hash(notebook_files(notebook, "paperclaims.notebooks:execute"))
 
 
 def run_info(claim):
@@ -51,21 +43,6 @@ def doubled_on_retry(minutes):
     """A train rule's runtime (minutes, SLURM's time limit), doubled on each retry: a job killed at
     its limit resumes from its checkpoint and gets twice the time to finish."""
     return lambda wildcards, attempt: minutes * 2 ** (attempt - 1)
-
-
-def cell_seed(claim, *keys):
-    from paperclaims.seeds import derive_seed
-
-    return derive_seed(config["seed"], claim, *keys)
-
-
-def cell_args(claim, section, shared_keys, **cell):
-    """A sweep cell's parameters: its own wildcard values, its seed, and the section's shared keys.
-
-    Nothing else goes in, so changing another cell's sweep value leaves this job cached.
-    """
-    seed = cell_seed(claim, *cell.values())
-    return {**cell, "cell_seed": seed, **{key: section[key] for key in shared_keys}}
 
 
 def figure_outputs(claim, names):
@@ -82,12 +59,45 @@ def figure_outputs(claim, names):
     return pngs + [f"figures/{claim}/{name}.pdf" for name in names]
 
 
-def claim_outputs(claim, names):
+CLAIM_TARGETS = {}  # TRANSITION
+
+
+def claim_code_hash(claim, *shared):  # TRANSITION
+    from paperclaims.config import code_hash
+
+    files = [ROOT / "workflow/paperclaims/claims" / f"{claim}.py"]
+    files += [ROOT / "workflow/paperclaims" / n for n in ["seeds.py", "nets.py", "cells.py", *shared]]
+    return code_hash(*files)
+
+
+def cell_seed(claim, *keys):  # TRANSITION
+    from paperclaims.seeds import derive_seed
+
+    return derive_seed(config["seed"], claim, *keys)
+
+
+def cell_args(claim, section, shared_keys, **cell):  # TRANSITION
+    seed = cell_seed(claim, *cell.values())
+    return {**cell, "cell_seed": seed, **{key: section[key] for key in shared_keys}}
+
+
+VERDICT_CODE = step_hash("paperclaims.verdict:x")  # TRANSITION
+
+
+def claim_outputs_old(claim, names):  # TRANSITION
+    files = [f"figures/{claim}/{name}.{ext}" for name in names for ext in ("png", "pdf")]
+    return files + [f"results/{claim}/{claim}.ipynb", f"results/{claim}/{claim}.html"]
+
+
+def claim_outputs(claim):
     """Final files of a claim (figures, executed notebook and its HTML rendering)."""
     files = [
-        f"figures/{claim}/{name}.{ext}" for name in names for ext in ("png", "pdf")
+        f"figures/{claim.name}/{name}.{ext}"
+        for name in claim.figures
+        for ext in ("png", "pdf")
     ]
-    return files + [f"results/{claim}/{claim}.ipynb", f"results/{claim}/{claim}.html"]
+    name = claim.name
+    return files + [f"results/{name}/{name}.ipynb", f"results/{name}/{name}.html"]
 
 
 def verdict_files():
@@ -96,6 +106,6 @@ def verdict_files():
 
 def all_targets(wildcards):
     files = ["figures/claims.md", "results/claims.html", "figures/checks.png"]
-    for claim in config["claims"]:
-        files += CLAIM_TARGETS[claim]
+    for name in config["claims"]:
+        files += claim_outputs(CLAIMS[name]) if name in CLAIMS else CLAIM_TARGETS[name]
     return files

@@ -16,7 +16,7 @@ ESCAPE_FIGURES = [
     "noise_vs_loss",
 ]
 
-CLAIM_TARGETS["escape"] = claim_outputs("escape", ESCAPE_FIGURES)
+CLAIM_TARGETS["escape"] = claim_outputs_old("escape", ESCAPE_FIGURES)
 
 # the first-passage settings the ratio cells share with Fig. 3b
 ESCAPE_FP_SHARED = {k: ESCAPE_FP[k] for k in ["lr", "batch", "n_data"]}

@@ -20,7 +20,7 @@ PERIODIC_FIGURES = [
     "snake_variance",
 ]
 
-CLAIM_TARGETS["periodic"] = claim_outputs("periodic", PERIODIC_FIGURES)
+CLAIM_TARGETS["periodic"] = claim_outputs_old("periodic", PERIODIC_FIGURES)
 
 
 PERIODIC_EXTRAP_SHARED = [

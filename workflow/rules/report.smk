@@ -13,7 +13,7 @@ rule claims_table:
         CONDA_ENV
     params:
         step="paperclaims.verdict:write_claims_table",
-        code_hash=VERDICT_CODE,
+        code_hash=step_hash("paperclaims.verdict:write_claims_table"),
     script:
         STEP_SCRIPT
 
@@ -76,10 +76,6 @@ rule checks_at_a_glance:
         CONDA_ENV
     params:
         step="paperclaims.checks_figure:draw_step",
-        code_hash=code_hash(
-            PACKAGE / "checks_figure.py",
-            PACKAGE / "verdict.py",
-            PACKAGE / "plotting.py",
-        ),
+        code_hash=step_hash("paperclaims.checks_figure:draw_step"),
     script:
         STEP_SCRIPT

@@ -42,7 +42,7 @@ rule robustness_replicate:
         runtime=doubled_on_retry(120),
     params:
         step="paperclaims.robustness:run_replicate",
-        code_hash=code_hash(PACKAGE / "robustness.py"),
+        code_hash=step_hash("paperclaims.robustness:run_replicate"),
         seed=lambda wc: ROBUSTNESS_SEEDS[int(wc.k)],
         config=ROBUSTNESS_CONFIG,
     script:
@@ -72,7 +72,7 @@ rule robustness_summary:
         CONDA_ENV
     params:
         step="paperclaims.robustness:summarize",
-        code_hash=code_hash(PACKAGE / "robustness.py", PACKAGE / "checks_figure.py"),
+        code_hash=step_hash("paperclaims.robustness:summarize"),
         seeds=ROBUSTNESS_SEEDS,
     script:
         STEP_SCRIPT

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import torch
-from paperclaims.claims.saddles import lr_grid, run_phase_chains
+from paperclaims.claims.saddles.train import lr_grid, run_phase_chains
 from paperclaims.seeds import generator
 
 

@@ -1,0 +1,109 @@
+"""Registry entry of claim `saddles`: its steps, the parameters each reads, and its figures.
+
+SGD near a Type-II saddle is a product of random multipliers; it is attracted to the saddle iff the
+Lyapunov exponents are negative, even where L2 stability says it cannot be. (A) random-multiplier
+check: one job per (mean, sd) case, all learning rates × chains batched. (B) phase diagram of
+f = u·w·x: one job per batch size, all λ × σ × chains batched. Torch-free: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paperclaims.registry import Claim, Step, Sweep, TrainStep, seed, whole_config, wildcard
+
+
+def case_name(mean: float, sd: float) -> str:
+    """(−1, 4) → 'mean-1_sd4': one theorem-check case per (mean, sd) of the random multiplier."""
+    return f"mean{mean:g}_sd{sd:g}"
+
+
+def parse_case(name: str) -> tuple[float, float]:
+    mean, sd = name.removeprefix("mean").split("_sd")
+    return float(mean), float(sd)
+
+
+@dataclass(frozen=True)
+class MultiplierParams:
+    case: str = wildcard()
+    cell_seed: int = seed()
+    lr_min: float
+    lr_max: float
+    lr_points: int
+    chains: int
+    steps: int
+    checkpoints: int
+
+
+@dataclass(frozen=True)
+class PhaseParams:
+    batch: int = wildcard()
+    cell_seed: int = seed()
+    slope: float
+    lr_min: float
+    lr_max: float
+    lr_points: int
+    noise_max: float
+    noise_points: int
+    chains: int
+    steps: int
+    init_scale: float
+    window: float
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    collapse_below: float
+    diverge_above: float
+    contour_points: int
+
+
+@dataclass(frozen=True)
+class VerdictParams:
+    config: dict = whole_config()
+
+
+CLAIM = Claim(
+    name="saddles",
+    paper="Ziyin, Li, Galanti, Ueda: Type-II Saddles and Probabilistic Stability of SGD "
+    "(arXiv 2303.13093)",
+    train=(
+        TrainStep(
+            name="simulate_multiplier",
+            function="train:simulate_multiplier",
+            output="runs/theorem/{case}.nc",
+            params=MultiplierParams,
+            section="theorem",
+            sweep=(
+                Sweep(
+                    "case",
+                    "mean[-0-9.e+]+_sd[0-9.e+]+",
+                    lambda c: [case_name(mean, sd) for mean, sd in c["theorem"]["cases"]],
+                    reads=("theorem.cases",),
+                ),
+            ),
+            measured_as="theorem",
+            runtime=10,
+        ),
+        TrainStep(
+            name="simulate_phases",
+            function="train:simulate_phases",
+            output="runs/phases/batch{batch}.nc",
+            params=PhaseParams,
+            section="phases",
+            sweep=(
+                Sweep(
+                    "batch",
+                    "[0-9]+",
+                    lambda c: c["phases"]["batch_sizes"],
+                    reads=("phases.batch_sizes",),
+                ),
+            ),
+            measured_as="phases",
+            mem_mb=2000,
+        ),
+    ),
+    measure=Step("analysis:measure", MeasureParams, section="measure"),
+    verdict=Step("analysis:verdict", VerdictParams),
+    figures=("multiplier_theorem", "phase_diagram", "collapse_trends"),
+)
