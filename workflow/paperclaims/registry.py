@@ -74,9 +74,15 @@ def seed(*keys: str):
     return dataclasses.field(metadata={_SOURCE: _Seed(tuple(keys))})
 
 
-def computed(function: Callable[[dict, dict], Any], reads: tuple[str, ...] | list[str]):
-    """A value computed from the claim config and the cell's wildcards; ``reads`` names the config
-    keys it reads (dotted, within the claim), so they count as read."""
+# A computed value that a cell does not take (e.g. a threshold of one process only): the field is
+# not passed to that cell, so changing it leaves the cell cached.
+OMIT = type("Omit", (), {"__repr__": lambda self: "OMIT"})()
+
+
+def computed(function: Callable[[dict, dict], Any], reads: tuple[str, ...] | list[str] = ()):
+    """A value computed from the claim config and the cell's wildcards (strings); ``reads`` names
+    the config keys it reads (dotted, within the claim), so they count as read. Return ``OMIT``
+    for a cell that does not take the field."""
     return dataclasses.field(metadata={_SOURCE: _Computed(function, tuple(reads))})
 
 
@@ -241,7 +247,9 @@ def step_args(
                 keys = [wildcards[n] for n in sweep_order or wildcards]
             args[f.name] = derive_seed(base_seed, claim.name, *keys)
         elif isinstance(source, _Computed):
-            args[f.name] = source.function(claim_config, wildcards)
+            value = source.function(claim_config, wildcards)
+            if value is not OMIT:
+                args[f.name] = value
         elif isinstance(source, _WholeConfig):
             args[f.name] = claim_config
         else:

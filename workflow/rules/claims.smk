@@ -29,11 +29,12 @@ def train_memory(claim, step):
 
 def measure_inputs(claim):
     """Every cell of every train step that the measure step reads, by its named input."""
-    return {
-        step.measured_as: claim.outputs(step, config[claim.name])
-        for step in claim.train
-        if step.measured_as
-    }
+    inputs = {}
+    for step in claim.train:
+        if step.measured_as:
+            files = claim.outputs(step, config[claim.name])
+            inputs[step.measured_as] = files if step.sweep else files[0]
+    return inputs
 
 
 def one_step_args(claim, step):
