@@ -1,4 +1,4 @@
-"""Command line: ``paperclaims audit`` (also ``python -m paperclaims audit``)."""
+"""Command line: ``paperclaims audit`` and ``paperclaims new-claim NAME`` (also ``python -m paperclaims ...``)."""
 
 from __future__ import annotations
 
@@ -42,11 +42,24 @@ def _parser() -> argparse.ArgumentParser:
         "--cores", type=int, default=2, help="--cores in the rebuild commands (default 2)"
     )
     audit.add_argument("--json", action="store_true", help="machine-readable output")
+    new = sub.add_parser(
+        "new-claim",
+        help="write the files a new claim needs (registry entry, stub steps, schema, notebook, ...)",
+        description=(
+            "Write claim NAME's package (registry entry, stub train and analysis steps that raise "
+            "NotImplementedError), schema, notebook, report caption, config entries, config/README.md "
+            "section and test. Nothing else needs editing: see docs/adding-a-claim.md."
+        ),
+    )
+    new.add_argument("name", help="the claim's name: lower-case letters and digits")
+    new.add_argument("--root", default=".", help="the paperclaims checkout (default: current)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "new-claim":
+        return _new_claim(args.name, args.root)
     from paperclaims.audit import Auditor, format_text
 
     # snakemake --configfile takes several files after one flag; accept "a.yaml b.yaml" too
@@ -62,6 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(format_text(report))
     return 1 if report.faults else 0
+
+
+def _new_claim(name: str, root: str) -> int:
+    from paperclaims.scaffold import new_claim
+
+    try:
+        written = new_claim(name, root)
+    except ValueError as err:
+        print(f"paperclaims new-claim: {err}", file=sys.stderr)
+        return 2
+    print(f"claim {name!r}: wrote or extended")
+    for path in written:
+        print(f"  {path}")
+    print(f"next: fill in the steps (docs/adding-a-claim.md), then: snakemake -n --config 'claims=[\"{name}\"]'")
+    return 0
 
 
 if __name__ == "__main__":

@@ -39,7 +39,12 @@ def measure_inputs(claim):
 
 def one_step_args(claim, step):
     return step_args(
-        claim, step.function, step.params, step.section, config[claim.name], config["seed"]
+        claim,
+        step.function,
+        step.params,
+        step.section,
+        config[claim.name],
+        config["seed"],
     )
 
 

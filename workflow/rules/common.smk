@@ -66,7 +66,10 @@ def claim_code_hash(claim, *shared):  # TRANSITION
     from paperclaims.config import code_hash
 
     files = [ROOT / "workflow/paperclaims/claims" / f"{claim}.py"]
-    files += [ROOT / "workflow/paperclaims" / n for n in ["seeds.py", "nets.py", "cells.py", *shared]]
+    files += [
+        ROOT / "workflow/paperclaims" / n
+        for n in ["seeds.py", "nets.py", "cells.py", *shared]
+    ]
     return code_hash(*files)
 
 
@@ -85,7 +88,9 @@ VERDICT_CODE = step_hash("paperclaims.verdict:x")  # TRANSITION
 
 
 def claim_outputs_old(claim, names):  # TRANSITION
-    files = [f"figures/{claim}/{name}.{ext}" for name in names for ext in ("png", "pdf")]
+    files = [
+        f"figures/{claim}/{name}.{ext}" for name in names for ext in ("png", "pdf")
+    ]
     return files + [f"results/{claim}/{claim}.ipynb", f"results/{claim}/{claim}.html"]
 
 
