@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from paperclaims.claims import periodic
+from paperclaims.claims.periodic import analysis, claim, train
 from paperclaims.nets import EnsembleMLP, activation_fn, snake
 
 
@@ -36,33 +36,33 @@ def test_relu_has_no_nonlinear_taylor_term_away_from_zero():
 
 def test_proposition1_formula_matches_quadrature():
     for a in (0.1, 0.5605, 1.0, 3.0):
-        assert abs(periodic.snake_variance(a) - periodic.snake_variance_quadrature(a)) < 1e-8
+        assert abs(analysis.snake_variance(a) - analysis.snake_variance_quadrature(a)) < 1e-8
 
 
 def test_proposition1_formula_matches_monte_carlo():
     x = np.random.default_rng(0).normal(size=2_000_000)
     a = 0.8
-    assert abs(np.var(x + np.sin(a * x) ** 2 / a) - periodic.snake_variance(a)) < 5e-3
+    assert abs(np.var(x + np.sin(a * x) ** 2 / a) - analysis.snake_variance(a)) < 5e-3
 
 
 def test_fit_frequency_recovers_known_sinusoid():
     x = np.linspace(1, 3.5, 600)
     omegas = np.arange(1, 60, 0.05)
     clean = 0.7 * np.sin(14.3 * x + 0.4) + 0.1
-    assert abs(periodic.fit_frequency(x, clean, omegas) - 14.3) < 1e-4
+    assert abs(analysis.fit_frequency(x, clean, omegas) - 14.3) < 1e-4
     noisy = clean + np.random.default_rng(0).normal(0, 0.05, x.size)
-    assert abs(periodic.fit_frequency(x, noisy, omegas) - 14.3) < 0.05
+    assert abs(analysis.fit_frequency(x, noisy, omegas) - 14.3) < 0.05
 
 
 def test_activation_cells_expand_snake_frequencies():
-    cells = periodic.activation_cells(["relu", "snake"], [5.5, 10])
+    cells = claim.activation_cells(["relu", "snake"], [5.5, 10])
     assert cells == ["relu", "snake_a5.5", "snake_a10"]
-    assert periodic.parse_activation("snake_a5.5") == ("snake", 5.5)
-    assert periodic.parse_activation("tanh") == ("tanh", 1.0)
+    assert claim.parse_activation("snake_a5.5") == ("snake", 5.5)
+    assert claim.parse_activation("tanh") == ("tanh", 1.0)
 
 
 def test_training_inputs_lie_in_the_paper_range():
-    x = periodic._train_inputs(1000, seed=3).numpy()
+    x = train._train_inputs(1000, seed=3).numpy()
     assert np.all((np.abs(x) >= 1 / 3) & (np.abs(x) <= 1))
     assert 0.4 < np.mean(x > 0) < 0.6
 
@@ -79,7 +79,7 @@ def test_ensemble_members_train_independently():
 
 
 def test_co2_series_ships_offline():
-    years, ppm = periodic.co2_monthly()
+    years, ppm = train.co2_monthly()
     assert len(ppm) > 500 and np.isfinite(ppm).all()
     assert 1958 <= years[0] < 1959 and ppm[-1] > ppm[0] + 40
 
@@ -121,7 +121,7 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
 
     def run(out):
         step = Step("periodic", "train", [], [str(out)], dict(params), 0, device_name=device)
-        periodic.train_extrapolation(step)
+        train.train_extrapolation(step)
         step.checkpoint().clear()  # as runner.run_step does after success
         return read_dataset(out)
 

@@ -1,5 +1,5 @@
 """Golden tests of the periodic claim's verdict: synthetic measured datasets (the variables, dims
-and coords that ``periodic.measure`` writes) on which the claim holds, is contradicted, is
+and coords that ``analysis.measure`` writes) on which the claim holds, is contradicted, is
 under-powered, fails a precondition, or has a control that passes too."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 import yaml
 from conftest import ROOT, outcomes, run_verdict
-from paperclaims.claims import periodic
+from paperclaims.claims.periodic import analysis
 from paperclaims.verdict import CheckCodeError
 
 PARAMS = {"snake_a_headline": 10, "far_range": [5.0, 10.0], "config": {"extrapolation": {}}}
@@ -44,7 +44,7 @@ def measured(
     forecast_mse=None,
     forecast_train_mse=None,
 ) -> xr.Dataset:
-    """A measured.nc as ``periodic.measure`` writes it; per-activation (per-model) values are one
+    """A measured.nc as ``analysis.measure`` writes it; per-activation (per-model) values are one
     number (every seed alike, plus a small spread) or one per seed. Defaults: the claim holds."""
     rng = np.random.default_rng(0)
     spread = lambda n: 1 + 0.005 * rng.standard_normal(n)  # noqa: E731
@@ -69,7 +69,7 @@ def measured(
     def per_cell(table, default=1.0):
         return np.broadcast_to(per_seed(table, activations, default)[None], shape).copy()
 
-    curve = np.sin(periodic.FREQUENCY * x)
+    curve = np.sin(analysis.FREQUENCY * x)
     far_r2 = np.where(np.array(activations) == "relu", 0.9999, 0.5)[:, None]
     slope_ratio = np.where(np.array(activations) == "tanh", 0.001, 0.8)[:, None]
     mse = per_cell(extrapolation_mse)
@@ -109,7 +109,7 @@ def measured(
     ppm = np.linspace(315, 370, years.size) + 3 * np.sin(2 * np.pi * years)
     observed = (ppm - ppm[:n_train].mean()) / ppm[:n_train].std()  # as _split_series scales it
     a_grid = np.linspace(0.05, 3.0, 8)
-    variance = periodic.snake_variance(a_grid)
+    variance = analysis.snake_variance(a_grid)
     return (
         cells.assign(
             forecast_mse=(("forecast_model", "seed"), per_seed(forecast_mse, forecast_models, 0.1)),
@@ -138,7 +138,7 @@ def measured(
 
 
 def verdict_of(tmp_path, ds, params=PARAMS) -> dict:
-    return run_verdict(periodic.verdict, ds, params, tmp_path, "periodic")
+    return run_verdict(analysis.verdict, ds, params, tmp_path, "periodic")
 
 
 def by_id(verdict: dict) -> dict[str, dict]:
@@ -193,7 +193,7 @@ def test_claim_holds_every_check_supports(tmp_path):
     for c in v["checks"] + v["implementation_checks"]:
         key = c["id"].split("[")[0]
         key = "co2_snake_beats" if key.startswith("co2_snake_beats") else key
-        assert c["threshold"] == periodic.THRESHOLDS[key].to_dict()
+        assert c["threshold"] == analysis.THRESHOLDS[key].to_dict()
 
 
 def test_claim_contradicted(tmp_path):

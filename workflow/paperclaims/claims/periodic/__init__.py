@@ -1,0 +1,1 @@
+"""Claim `periodic`: see claim.py (registry entry), train.py and analysis.py."""

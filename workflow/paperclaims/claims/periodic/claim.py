@@ -1,0 +1,166 @@
+"""Registry entry of claim `periodic`: its steps, the parameters each reads, and its figures.
+
+ReLU/tanh fail to extrapolate periodic functions; Snake x + sin²(ax)/a fixes it. Train (one job per
+target × activation cell, all seeds batched; one job per CO2 forecast net; the classical CO2
+baselines) → measure → verdict → papermill figures. Torch-free: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paperclaims.config import value, value_of
+from paperclaims.registry import (
+    Claim,
+    Step,
+    Sweep,
+    TrainStep,
+    key,
+    seed,
+    whole_config,
+    wildcard,
+)
+
+
+# one cell per activation; Snake expands to one cell per frequency a
+def activation_cells(activations: list[str], snake_a: list[float]) -> list[str]:
+    cells = []
+    for name in activations:
+        cells += [f"snake_a{a:g}" for a in snake_a] if name == "snake" else [name]
+    return cells
+
+
+def parse_activation(cell: str) -> tuple[str, float]:
+    """'snake_a10' → ('snake', 10.0); 'relu' → ('relu', 1.0)."""
+    if cell.startswith("snake_a"):
+        return "snake", float(cell[len("snake_a") :])
+    return cell, 1.0
+
+
+def forecast_models(models: list[str], snake_a: float) -> list[str]:
+    """One CO2 forecast cell per net; Snake's carries its a in its name (snake_a10)."""
+    return [f"snake_a{snake_a:g}" if m == "snake" else m for m in models]
+
+
+@dataclass(frozen=True)
+class ExtrapolationParams:
+    target: str = wildcard()
+    activation: str = wildcard()
+    cell_seed: int = seed("{target}", "{activation}")
+    width: int
+    n_train: int
+    steps: int
+    lr: float
+    momentum: float
+    init: str
+    n_seeds: int
+    x_max: float
+    n_grid: int
+    far_range: list
+
+
+@dataclass(frozen=True)
+class ForecastParams:
+    # the Snake cell carries its a in its name (snake_a10): relu/tanh cells do not depend on it
+    model: str = wildcard()
+    cell_seed: int = seed("{model}")
+    width: int
+    steps: int
+    lr: float
+    init: str
+    n_seeds: int
+    train_fraction: float
+
+
+@dataclass(frozen=True)
+class BaselineParams:
+    train_fraction: float
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    omega_min: float
+    omega_max: float
+    prop1_points: int
+    far_range: list = key("extrapolation.far_range")
+
+
+@dataclass(frozen=True)
+class VerdictParams:
+    snake_a_headline: float = key("extrapolation.snake_a_headline")
+    far_range: list = key("extrapolation.far_range")
+    config: dict = whole_config()
+
+
+CLAIM = Claim(
+    name="periodic",
+    paper="Ziyin, Hartwig, Ueda: Neural Networks Fail to Learn Periodic Functions and How to Fix "
+    "It (NeurIPS 2020)",
+    train=(
+        TrainStep(
+            name="train_extrapolation",
+            function="train:train_extrapolation",
+            output="runs/extrapolation/{target}__{activation}.nc",
+            params=ExtrapolationParams,
+            section="extrapolation",
+            sweep=(
+                Sweep(
+                    "target",
+                    "[a-z0-9_]+",
+                    lambda c: c["extrapolation"]["targets"],
+                    reads=("extrapolation.targets",),
+                ),
+                Sweep(
+                    "activation",
+                    "[a-z0-9_.]+",
+                    lambda c: activation_cells(
+                        c["extrapolation"]["activations"], c["extrapolation"]["snake_a"]
+                    ),
+                    reads=("extrapolation.activations", "extrapolation.snake_a"),
+                ),
+            ),
+            measured_as="extrapolation",
+            mem_mb=2000,
+            runtime=60,
+        ),
+        TrainStep(
+            name="train_forecast",
+            function="train:train_forecast",
+            output="runs/forecast/{model}.nc",
+            params=ForecastParams,
+            section="forecast",
+            sweep=(
+                Sweep(
+                    "model",
+                    "[a-z0-9_.]+",
+                    lambda c: forecast_models(c["forecast"]["models"], c["forecast"]["snake_a"]),
+                    reads=("forecast.models", "forecast.snake_a"),
+                ),
+            ),
+            measured_as="forecast",
+            mem_mb=2000,
+            runtime=60,
+        ),
+        TrainStep(
+            name="forecast_baselines",
+            function="train:forecast_baselines",
+            output="runs/forecast_baselines.nc",
+            params=BaselineParams,
+            section="forecast",
+            measured_as="baselines",
+            mem_mb=2000,
+            runtime=20,
+        ),
+    ),
+    measure=Step("analysis:measure", MeasureParams, section="measure"),
+    verdict=Step("analysis:verdict", VerdictParams),
+    figures=("extrapolation", "extrapolation_summary", "co2_forecast", "snake_variance"),
+    # the cells the verdict's required checks (analysis.REQUIRED) read
+    required_cells=(
+        ("periodic.extrapolation.snake_a", value_of("periodic.extrapolation.snake_a_headline")),
+        ("periodic.extrapolation.activations", value("relu")),
+        ("periodic.extrapolation.activations", value("snake")),
+        ("periodic.forecast.models", value("relu")),
+        ("periodic.forecast.models", value("snake")),
+    ),
+)
