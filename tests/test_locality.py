@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from paperclaims.claims import locality as loc
+from paperclaims.claims.locality import analysis, claim, train
 from paperclaims.config import ConfigError, validate_config
 from paperclaims.seeds import generator
 
@@ -22,63 +22,63 @@ def _x(*rows):
 # ---------------------------------------------------------------- labels
 def test_local_label_is_product_of_adjacent_coordinates():
     x = _x([1, -1, -1, 1, 1], [-1, 1, 1, 1, 1])
-    assert loc.labels(x, "local", 2).tolist() == [-1, -1]  # x0·x1
-    assert loc.labels(x, "local", 3).tolist() == [1, -1]  # x0·x1·x2
-    assert loc.labels(x, "local", 2, i0=4).tolist() == [1, -1]  # periodic: x4·x0
+    assert train.labels(x, "local", 2).tolist() == [-1, -1]  # x0·x1
+    assert train.labels(x, "local", 3).tolist() == [1, -1]  # x0·x1·x2
+    assert train.labels(x, "local", 2, i0=4).tolist() == [1, -1]  # periodic: x4·x0
 
 
 def test_global_family_a_hand_computed():
     # x = (1, 1, 1, −1, 1), k = 2: windows x0x1, x1x2, x2x3, x3x4, x4x0 = 1, 1, −1, −1, 1 → Σ = 1
     x = _x([1, 1, 1, -1, 1], [1, -1, 1, -1, 1])
     # second row: −1, −1, −1, −1, 1 → Σ = −3
-    assert loc.window_products(x, 2)[0].tolist() == [1, 1, -1, -1, 1]
-    assert loc.labels(x, "global", 2, family="A").tolist() == [1, -1]
+    assert train.window_products(x, 2)[0].tolist() == [1, 1, -1, -1, 1]
+    assert train.labels(x, "global", 2, family="A").tolist() == [1, -1]
     # k = 3 on row 1: 1·1·1, 1·1·−1, 1·−1·1, −1·1·1, 1·1·1 = 1, −1, −1, −1, 1 → Σ = −1
-    assert loc.labels(x[:1], "global", 3, family="A").tolist() == [-1]
+    assert train.labels(x[:1], "global", 3, family="A").tolist() == [-1]
 
 
 def test_global_family_b_and_tie_rule():
     # d = 6, k = 2: blocks (x0, x1, x2), (x3, x4, x5)
     x = _x([1, 1, -1, -1, -1, 1], [1, 1, 1, 1, 1, -1], [-1, -1, -1, -1, -1, 1])
-    assert loc.labels(x, "global", 2, family="B").tolist() == [-1, 1, 1]
+    assert train.labels(x, "global", 2, family="B").tolist() == [-1, 1, 1]
     # a tie (Σ = 0, d = 4, k = 2: windows −1, 1, −1, 1) is labelled +1
-    assert loc.labels(_x([1, -1, -1, 1]), "global", 2, family="A").tolist() == [1]
+    assert train.labels(_x([1, -1, -1, 1]), "global", 2, family="A").tolist() == [1]
     with pytest.raises(ValueError, match="k | d"):
-        loc.labels(_x([1, 1, 1, 1, 1]), "global", 2, family="B")
+        train.labels(_x([1, 1, 1, 1, 1]), "global", 2, family="B")
 
 
 def test_gaussian_labels_are_signs_of_the_binary_rule():
-    x = loc.sample_inputs(200, 8, "gaussian", seed=3)
+    x = train.sample_inputs(200, 8, "gaussian", seed=3)
     for kind, family in [("local", "A"), ("global", "B")]:
-        y = loc.labels(x, kind, 2, family=family)
+        y = train.labels(x, kind, 2, family=family)
         assert set(y.unique().tolist()) <= {-1.0, 1.0}
     np.testing.assert_array_equal(
-        loc.labels(x, "local", 2), torch.sign(x[:, 0]) * torch.sign(x[:, 1])
+        train.labels(x, "local", 2), torch.sign(x[:, 0]) * torch.sign(x[:, 1])
     )
     np.testing.assert_array_equal(
-        loc.labels(x, "global", 2, family="B"),
+        train.labels(x, "global", 2, family="B"),
         torch.sign(x[:, :4].sum(1)) * torch.sign(x[:, 4:].sum(1)),
     )
 
 
 def test_target_names_round_trip():
-    names = loc.target_names(["local", "global"], [2, 3])
+    names = claim.target_names(["local", "global"], [2, 3])
     assert names == ["local_k2", "local_k3", "global_k2", "global_k3"]
-    assert [loc.parse_target(n) for n in names][-1] == ("global", 3)
+    assert [claim.parse_target(n) for n in names][-1] == ("global", 3)
 
 
 # ---------------------------------------------------------------- analytic NTK
 def test_ntk_diagonal_on_the_cube_is_2_times_depth_plus_one():
     # On ±1 inputs Σ^h(x, x) = 2 at every h and Σ̇^h(x, x) = 1, so Θ^L(x, x) = 2 (L + 1).
-    x = loc.sample_inputs(5, 10, "binary", seed=1)
+    x = train.sample_inputs(5, 10, "binary", seed=1)
     for depth in (1, 3, 7):
-        theta = loc.relu_ntk(x, x, depth)
+        theta = train.relu_ntk(x, x, depth)
         np.testing.assert_allclose(theta.diagonal().numpy(), 2 * (depth + 1), rtol=1e-12)
 
 
 def test_ntk_depth_one_closed_form():
     # One hidden layer written out, θ = arccos ρ: Θ¹ = Σ⁰ (π − θ)/π + ‖·‖ (√(1 − ρ²) + (π − θ) ρ)/π
-    x = loc.sample_inputs(4, 6, "gaussian", seed=2)
+    x = train.sample_inputs(4, 6, "gaussian", seed=2)
     n = x.norm(dim=1)
     rho = (x @ x.T / (n[:, None] * n[None, :])).clamp(-1, 1)
     angle = torch.arccos(rho)
@@ -89,7 +89,7 @@ def test_ntk_depth_one_closed_form():
         + norm * (torch.sqrt(1 - rho**2) + (math.pi - angle) * rho) / math.pi
     )
     np.testing.assert_allclose(
-        loc.relu_ntk(x, x, 1).numpy(), expected.numpy(), rtol=1e-7
+        train.relu_ntk(x, x, 1).numpy(), expected.numpy(), rtol=1e-7
     )  # arccos near ρ = 1
 
 
@@ -98,19 +98,19 @@ def test_analytic_ntk_matches_empirical_ntk_of_wide_net(depth):
     """The member-averaged empirical NTK of 8 nets of width 1024 lies within 10% of the analytic
     kernel's largest entry (finite-width fluctuations shrink as 1/√(width·members); measured
     gaps on these inputs: 4.2% at depth 1, 2.5% at depth 3)."""
-    x = loc.sample_inputs(6, 8, "binary", seed=4)
-    model = loc.he_mlp(8, 1024, depth, list(range(8)), torch.float32, "cpu")
-    empirical = loc.empirical_ntk(model, x.float()).double().mean(0)
-    analytic = loc.relu_ntk(x, x, depth)
+    x = train.sample_inputs(6, 8, "binary", seed=4)
+    model = train.he_mlp(8, 1024, depth, list(range(8)), torch.float32, "cpu")
+    empirical = train.empirical_ntk(model, x.float()).double().mean(0)
+    analytic = train.relu_ntk(x, x, depth)
     gap = (empirical - analytic).abs().max() / analytic.abs().max()
     assert gap < 0.10, f"relative gap {gap:.3f}"
 
 
 def test_kernel_regression_interpolates_training_labels():
-    x = loc.sample_inputs(40, 16, "binary", seed=5)
-    y = loc.labels(x, "local", 2)[:, None]
-    k = loc.relu_ntk(x, x, 2)
-    pred = loc.kernel_predict(k, k, y, ridge=1e-12)
+    x = train.sample_inputs(40, 16, "binary", seed=5)
+    y = train.labels(x, "local", 2)[:, None]
+    k = train.relu_ntk(x, x, 2)
+    pred = train.kernel_predict(k, k, y, ridge=1e-12)
     np.testing.assert_allclose(pred.numpy(), y.numpy(), atol=1e-6)
 
 
@@ -129,7 +129,7 @@ def test_dot_product_kernel_is_diagonal_in_walsh_basis_with_degree_eigenvalues(d
     Walsh weight per degree."""
     d = 6
     cube, subsets, chi = _walsh(d)
-    gram = loc.relu_ntk(cube, cube, depth)
+    gram = train.relu_ntk(cube, cube, depth)
     spectrum = chi.T @ gram @ chi / len(cube) ** 2
     eig = spectrum.diagonal()
     off = spectrum - torch.diag(eig)
@@ -145,15 +145,15 @@ def test_ntk_regression_cannot_tell_adjacent_from_spread_parities():
     """Permuting the coordinates leaves every dot product, hence the whole regression, unchanged:
     the adjacent parity x0·x1 on X and the spread parity x0·x5 on the permuted X give identical
     predictions, at any depth."""
-    x_train = loc.sample_inputs(300, 12, "binary", seed=6)
-    x_test = loc.sample_inputs(200, 12, "binary", seed=7)
+    x_train = train.sample_inputs(300, 12, "binary", seed=6)
+    x_test = train.sample_inputs(200, 12, "binary", seed=7)
     perm = torch.arange(12)
     perm[[1, 5]] = perm[[5, 1]]  # swap coordinates 1 and 5
 
     def predict(xtr, xte, cols, depth):
         y = xtr[:, cols].prod(1, keepdim=True)
-        k = loc.relu_ntk(xtr, xtr, depth)
-        return loc.kernel_predict(k, loc.relu_ntk(xte, xtr, depth), y, 1e-8)
+        k = train.relu_ntk(xtr, xtr, depth)
+        return train.kernel_predict(k, train.relu_ntk(xte, xtr, depth), y, 1e-8)
 
     for depth in (1, 5):
         adjacent = predict(x_train, x_test, [0, 1], depth)
@@ -167,7 +167,7 @@ def test_custom_adam_matches_torch_adam():
     w_ours = torch.randn(5, 3, requires_grad=True)
     w_ref = w_ours.detach().clone().requires_grad_(True)
     target = torch.randn(5, 3)
-    ours = loc._Optimizer([w_ours], "adam", lr=0.01)
+    ours = train._Optimizer([w_ours], "adam", lr=0.01)
     ref = torch.optim.Adam([w_ref], lr=0.01)
     for _ in range(20):
         for w, opt in [(w_ours, ours), (w_ref, ref)]:
@@ -188,15 +188,15 @@ def test_ensemble_member_trains_as_if_alone():
         "max_epochs": 30,
         "loss": "cross_entropy",
     }
-    xs = torch.stack([loc.sample_inputs(48, 8, "binary", seed=s) for s in range(3)])
-    xt = torch.stack([loc.sample_inputs(64, 8, "binary", seed=10 + s) for s in range(3)])
-    ys, yt = loc.labels(xs, "local", 2), loc.labels(xt, "local", 2)
+    xs = torch.stack([train.sample_inputs(48, 8, "binary", seed=s) for s in range(3)])
+    xt = torch.stack([train.sample_inputs(64, 8, "binary", seed=10 + s) for s in range(3)])
+    ys, yt = train.labels(xs, "local", 2), train.labels(xt, "local", 2)
     seeds = [11, 12, 13]
-    together = loc.fit_to_zero_error(
-        loc.he_mlp(8, 32, 2, seeds, torch.float64, "cpu"), xs, ys, xt, yt, p, generator(0)
+    together = train.fit_to_zero_error(
+        train.he_mlp(8, 32, 2, seeds, torch.float64, "cpu"), xs, ys, xt, yt, p, generator(0)
     )
-    alone = loc.fit_to_zero_error(
-        loc.he_mlp(8, 32, 2, seeds[1:2], torch.float64, "cpu"),
+    alone = train.fit_to_zero_error(
+        train.he_mlp(8, 32, 2, seeds[1:2], torch.float64, "cpu"),
         xs[1:2],
         ys[1:2],
         xt[1:2],
@@ -210,7 +210,7 @@ def test_ensemble_member_trains_as_if_alone():
 
 
 def test_paired_difference():
-    mean, se = loc.paired_difference(np.array([0.3, 0.2, 0.4]), np.array([0.1, 0.1, 0.1]))
+    mean, se = analysis.paired_difference(np.array([0.3, 0.2, 0.4]), np.array([0.1, 0.1, 0.1]))
     assert mean == pytest.approx(0.2)
     assert se == pytest.approx(0.1 / math.sqrt(3))
 
@@ -262,8 +262,8 @@ def test_training_resumes_from_checkpoint_with_identical_results(tmp_path, caplo
     y = torch.sign(torch.randn(2, 64, generator=generator(1)))
 
     def run(checkpoint=None):
-        model = loc.he_mlp(6, 16, 2, [5, 6], torch.float32, "cpu")
-        out = loc.fit_to_zero_error(model, x, y, x, y, p, generator(3), checkpoint=checkpoint)
+        model = train.he_mlp(6, 16, 2, [5, 6], torch.float32, "cpu")
+        out = train.fit_to_zero_error(model, x, y, x, y, p, generator(3), checkpoint=checkpoint)
         return model, out
 
     clean_model, clean = run()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from conftest import outcomes, run_verdict
-from paperclaims.claims import locality as loc
+from paperclaims.claims.locality import analysis
 from paperclaims.verdict import CheckCodeError
 
 DEPTHS = [1, 2, 4, 6, 8, 10]
@@ -84,7 +84,7 @@ def flat(t, n, d):
 
 
 def run(tmp_path, ds):
-    return run_verdict(loc.verdict, ds, PARAMS, tmp_path, "locality")
+    return run_verdict(analysis.verdict, ds, PARAMS, tmp_path, "locality")
 
 
 def by_id(verdict):
@@ -110,7 +110,7 @@ def test_claim_holds_every_check_supports(tmp_path):
     for c in checks.values():
         assert c["precondition"]["held"]
         assert c["interval_method"].startswith("95% percentile bootstrap")
-        assert c["threshold"] == loc.THRESHOLDS[c["id"].split("[")[0]].to_dict()
+        assert c["threshold"] == analysis.THRESHOLDS[c["id"].split("[")[0]].to_dict()
         assert c["control"] is None and c["uninformative"] is False  # controls: the next issue
     headlines = {i for i, c in checks.items() if c["headline"]}
     assert headlines == {
@@ -253,14 +253,14 @@ def test_vectorized_bootstrap_is_the_shared_one():
     from paperclaims.verdict import CLAIM_LEVEL
 
     err = np.random.default_rng(3).uniform(0, 0.5, size=(5, 4))
-    ours = loc._bootstrap(err, lambda rows: rows.mean(1)[..., 3] - rows.mean(1)[..., 0])
+    ours = analysis._bootstrap(err, lambda rows: rows.mean(1)[..., 3] - rows.mean(1)[..., 0])
     shared = bootstrap(err, lambda r: r.mean(0)[3] - r.mean(0)[0], level=CLAIM_LEVEL, seed=0)
     assert ours.interval() == pytest.approx(shared.interval(), abs=1e-12)
     assert (ours.value, ours.level) == (pytest.approx(shared.value), shared.level)
 
 
 def test_thresholds_are_the_specs():
-    t = loc.THRESHOLDS
+    t = analysis.THRESHOLDS
     assert (t["local_deep_beats_shallow"].comparison, t["local_deep_beats_shallow"].value) == (
         "<",
         0.0,
@@ -304,7 +304,7 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
     out = tmp_path / "measured.nc"
     params = {"family": "A", "inputs": "binary", "d": 32, "width": 128, "n_test": 2000}
     inputs = _Files(nets=nets, ntk=kernels)
-    loc.measure(Step("locality", "locality_measure", inputs, [str(out)], params, base_seed=0))
+    analysis.measure(Step("locality", "locality_measure", inputs, [str(out)], params, base_seed=0))
     real = read_dataset(out)
     ours = measured(flat, flat, n_seeds=3, n_train=(500, 2000))
     assert {k: set(v.dims) for k, v in real.data_vars.items()} == {

@@ -230,7 +230,7 @@ def test_progress_lines_do_not_change_the_arrays(
 
 def test_library_loops_log_progress(monkeypatch, caplog):
     """The loops job steps of phases and locality run: minibatch SGD and fit-to-zero-error."""
-    from paperclaims.claims import locality as loc
+    from paperclaims.claims.locality import train as loc
     from paperclaims.nets import EnsembleMLP
     from paperclaims.seeds import generator
     from paperclaims.training import train_sgd

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from paperclaims.claims import locality as loc
+from paperclaims.claims.locality import train as loc
 from paperclaims.seeds import generator, member_seeds
 
 

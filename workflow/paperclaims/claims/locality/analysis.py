@@ -1,15 +1,11 @@
-"""Claim `locality`: depth helps k-local targets and hurts k-global ones; the NTK misses it.
+"""Claim `locality`, analysis part: measure (test errors of the nets and of NTK regression by
+target, n_train, depth and seed), the spec's checks with their thresholds and preconditions, and
+the verdict. Training and NTK regression are in train.py; editing this file never reruns them.
 
 Mori & Ueda, "Is deeper better? It depends on locality of relevant features" (arXiv 2005.12488)
 and "Interplay between depth of neural networks and locality of target functions" (arXiv
 2201.12082). Only the abstracts were available: the label definitions are a reconstruction
-(shared/claims/locality.md), with the family (A or B) a config switch.
-
-Conventions. Inputs x ∈ {−1, +1}^d (or Gaussian), periodic index i + d ≡ i, sgn(0) := +1.
-A "target" is a (label type, k) pair named like ``local_k2``. Finite networks are ReLU MLPs in
-standard parametrization with W ~ N(0, 2/fan_in) and zero biases (He init), so that at
-infinite width their NTK in NTK parametrization is the analytic recursion below (σ_w² = 2,
-σ_b² = 0). ``depth`` counts hidden layers.
+(shared/claims/locality.md).
 """
 
 from __future__ import annotations
@@ -17,15 +13,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 import xarray as xr
 
-from paperclaims.cells import LABEL_TYPES, parse_target, target_names  # noqa: F401 (re-exported)
+from paperclaims.claims.locality.claim import parse_target
 from paperclaims.fits import Estimate, bootstrap_batched
 from paperclaims.io import read_dataset
-from paperclaims.nets import EnsembleMLP
-from paperclaims.progress import Progress
-from paperclaims.seeds import generator, member_seeds
 from paperclaims.verdict import CLAIM_LEVEL, Check, Precondition, Threshold, write_verdict
 
 PAPER = (
@@ -37,8 +29,6 @@ RECONSTRUCTION = (
     "(shared/claims/locality.md): family A k-global = sgn(Σ_i ∏_j x_{i+j}), family B k-global = "
     "∏ over k blocks of sgn(block sum); k-local = product of k adjacent coordinates; sgn(0) := +1."
 )
-SIGMA_W2 = 2.0  # ReLU He scaling: keeps Σ^h(x, x) constant through depth
-SIGMA_B2 = 0.0  # biases start at zero in the finite nets
 
 # ---------------------------------------------------------------- verdict: thresholds
 # Every threshold of the claim, in one place, with its source. The values are the spec's
@@ -83,328 +73,6 @@ PRECONDITION_SOURCE = (
     "read where every depth is at chance or at the error floor (learnability precondition of the "
     "issue «Claim `locality`»; margins stated in the verdict port, not from any run)"
 )
-
-
-# ---------------------------------------------------------------- targets
-def _sign(v: torch.Tensor) -> torch.Tensor:
-    """sgn with the tie rule sgn(0) = +1, so every label is ±1."""
-    return torch.where(v >= 0, 1.0, -1.0).to(v.dtype)
-
-
-def window_products(x: torch.Tensor, k: int) -> torch.Tensor:
-    """∏_{j<k} x_{i+j} for every start i (periodic): (..., d) → (..., d)."""
-    prod = torch.ones_like(x)
-    for j in range(k):
-        prod = prod * torch.roll(x, shifts=-j, dims=-1)
-    return prod
-
-
-def labels(x: torch.Tensor, kind: str, k: int, family: str = "A", i0: int = 0) -> torch.Tensor:
-    """±1 labels of inputs ``x`` (..., d). On Gaussian inputs the sign is taken of each product."""
-    d = x.shape[-1]
-    if not 1 <= k <= d:
-        raise ValueError(f"k = {k} must lie in 1 … d = {d}")
-    if kind == "local":
-        return _sign(window_products(x, k)[..., i0 % d])
-    if kind != "global":
-        raise ValueError(f"unknown label type {kind!r}; allowed: {LABEL_TYPES}")
-    if family == "A":
-        return _sign(window_products(x, k).sum(-1))
-    if family == "B":
-        if d % k:
-            raise ValueError(f"family B needs k | d (k = {k}, d = {d})")
-        blocks = x.reshape(*x.shape[:-1], k, d // k).sum(-1)
-        return _sign(blocks).prod(-1)
-    raise ValueError(f"unknown label family {family!r}; allowed: A, B")
-
-
-def sample_inputs(n: int, d: int, distribution: str, seed: int) -> torch.Tensor:
-    """(n, d) float64 inputs, uniform on {−1, +1}^d or standard Gaussian."""
-    gen = generator(seed)
-    if distribution == "binary":
-        return torch.randint(0, 2, (n, d), generator=gen).to(torch.float64) * 2 - 1
-    if distribution == "gaussian":
-        return torch.randn(n, d, generator=gen, dtype=torch.float64)
-    raise ValueError(f"unknown input distribution {distribution!r}; allowed: binary, gaussian")
-
-
-def dataset(p: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
-    """Train/test inputs (seed, n, d) and labels (seed, n, target), float64.
-
-    Seed s draws its training set from ``train_seed``'s member s and its test set from
-    ``test_seed``'s member s, so every depth, every target and the NTK see the same data.
-    """
-    n_seeds, d = p["n_seeds"], p["d"]
-    train_seeds = member_seeds(p["train_seed"], n_seeds)
-    test_seeds = member_seeds(p["test_seed"], n_seeds)
-    x_train = torch.stack([sample_inputs(p["n_train"], d, p["inputs"], s) for s in train_seeds])
-    x_test = torch.stack([sample_inputs(p["n_test"], d, p["inputs"], s) for s in test_seeds])
-    targets = list(p["targets"])
-
-    def label_all(x):
-        return torch.stack([labels(x, *parse_target(t), family=p["family"]) for t in targets], -1)
-
-    return x_train, label_all(x_train), x_test, label_all(x_test), targets
-
-
-# ---------------------------------------------------------------- analytic NTK
-def relu_ntk_layers(x1: torch.Tensor, x2: torch.Tensor, depth: int):
-    """Yield (h, Θ^h(x1, x2)) for h = 1 … depth: the ReLU NTK of a net with h hidden layers.
-
-    Standard recursion (Jacot 2018; Arora et al. 2019) with σ_w² = 2, σ_b² = 0; batched over any
-    leading dims of x1 (…, n1, d) and x2 (…, n2, d).
-    """
-    d = x1.shape[-1]
-    sigma = SIGMA_W2 * x1 @ x2.transpose(-1, -2) / d + SIGMA_B2
-    q1 = SIGMA_W2 * (x1 * x1).sum(-1) / d + SIGMA_B2  # Σ^h(x, x) on x1
-    q2 = SIGMA_W2 * (x2 * x2).sum(-1) / d + SIGMA_B2
-    theta = sigma
-    for h in range(1, depth + 1):
-        norm = torch.sqrt(q1[..., :, None] * q2[..., None, :])
-        rho = (sigma / norm).clamp(-1.0, 1.0)
-        angle = torch.arccos(rho)
-        sigma = SIGMA_W2 * norm * (torch.sqrt(1 - rho**2) + (math.pi - angle) * rho) / (2 * math.pi)
-        sigma = sigma + SIGMA_B2
-        sigma_dot = SIGMA_W2 * (math.pi - angle) / (2 * math.pi)
-        theta = theta * sigma_dot + sigma
-        q1 = SIGMA_W2 * q1 / 2 + SIGMA_B2  # the recursion at ρ = 1
-        q2 = SIGMA_W2 * q2 / 2 + SIGMA_B2
-        yield h, theta
-
-
-def relu_ntk(x1: torch.Tensor, x2: torch.Tensor, depth: int) -> torch.Tensor:
-    """Θ^depth(x1, x2) alone."""
-    *_, (_, theta) = relu_ntk_layers(x1, x2, depth)
-    return theta
-
-
-def kernel_predict(
-    k_train: torch.Tensor, k_test: torch.Tensor, y: torch.Tensor, ridge: float
-) -> torch.Tensor:
-    """f = Θ(x, X) (Θ(X, X) + λ·mean diag·I)⁻¹ y, batched; λ only regularizes the solve."""
-    n = k_train.shape[-1]
-    scale = k_train.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None]
-    eye = torch.eye(n, dtype=k_train.dtype, device=k_train.device)
-    alpha = torch.linalg.solve(k_train + ridge * scale * eye, y)
-    return k_test @ alpha
-
-
-def he_mlp(d: int, width: int, depth: int, seeds: list[int], dtype, device) -> EnsembleMLP:
-    """ReLU ensemble with W ~ N(0, σ_w²/fan_in), zero biases (EnsembleMLP's normal init × √σ_w²)."""
-    model = EnsembleMLP(
-        [d] + [width] * depth + [1], seeds, "relu", init="normal", dtype=dtype, device=device
-    )
-    with torch.no_grad():
-        for w in model.weights:
-            w.mul_(math.sqrt(SIGMA_W2))
-    return model
-
-
-def empirical_ntk(model: EnsembleMLP, x: torch.Tensor) -> torch.Tensor:
-    """Empirical NTK (members, n, n) in NTK parametrization: the weight gradients of layer l are
-    rescaled by σ_w²/fan_in_l, the Jacobian factor between the two parametrizations (σ_b = 0,
-    so biases carry no kernel). For tests: one backward pass per input."""
-    rows = []
-    for i in range(x.shape[0]):
-        out = model(x[i : i + 1])[:, 0, 0].sum()  # members are independent: sum = each member
-        grads = torch.autograd.grad(out, list(model.weights))
-        rows.append(
-            torch.cat([(g * math.sqrt(SIGMA_W2 / g.shape[1])).flatten(1) for g in grads], dim=1)
-        )
-    jac = torch.stack(rows, dim=1)  # (members, n, params)
-    return jac @ jac.transpose(1, 2)
-
-
-# ---------------------------------------------------------------- finite networks
-def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "cross_entropy":  # logistic loss on ±1 labels
-        return torch.nn.functional.softplus(-y * out)
-    if kind == "mse":
-        return (out - y) ** 2
-    raise ValueError(f"unknown loss {kind!r}; allowed: cross_entropy, mse")
-
-
-class _Optimizer:
-    """Plain SGD or Adam (PyTorch's defaults β = (0.9, 0.999), ε = 1e-8) on a parameter list.
-
-    torch.optim's constructor imports torch._dynamo, seconds per short job; these lines do not.
-    """
-
-    def __init__(self, params, kind: str, lr: float, betas=(0.9, 0.999), eps=1e-8):
-        if kind not in ("adam", "sgd"):
-            raise ValueError(f"unknown optimizer {kind!r}; allowed: adam, sgd")
-        self.params, self.kind, self.lr, self.betas, self.eps = list(params), kind, lr, betas, eps
-        self.m = [torch.zeros_like(q) for q in self.params]
-        self.v = [torch.zeros_like(q) for q in self.params]
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        for q, m, v in zip(self.params, self.m, self.v):
-            if self.kind == "sgd":
-                q.sub_(self.lr * q.grad)
-                continue
-            m.mul_(b1).add_(q.grad, alpha=1 - b1)
-            v.mul_(b2).addcmul_(q.grad, q.grad, value=1 - b2)
-            denom = (v / (1 - b2**self.t)).sqrt_().add_(self.eps)
-            q.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
-
-    def zero_grad(self) -> None:
-        for q in self.params:
-            q.grad = None
-
-    def state_dict(self) -> dict:
-        return {"m": self.m, "v": self.v, "t": self.t}
-
-    def load_state_dict(self, state: dict) -> None:
-        for mine, saved in zip([*self.m, *self.v], [*state["m"], *state["v"]], strict=True):
-            mine.copy_(saved)
-        self.t = state["t"]
-
-
-def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
-    """Minibatch training of all members at once until each fits its training set (or the cap).
-
-    x (members, N, d), y (members, N). A member's test error is recorded at the first epoch
-    its training error is zero; members never fitting are evaluated at the cap.
-    Returns (test_error, fit_epoch (0 = not fitted), train_error per epoch (members, epochs)).
-    With ``checkpoint`` the whole state is saved between epochs and a rerun resumes from it.
-    """
-    members, n = y.shape
-    opt = _Optimizer(model.parameters(), p["optimizer"], p["lr"])
-    fit_epoch = torch.zeros(members, dtype=torch.int64)
-    test_error = torch.full((members,), float("nan"), dtype=torch.float64)
-    history = torch.full((members, p["max_epochs"]), float("nan"), dtype=torch.float64)
-
-    def errors(inputs, targets):
-        with torch.no_grad():
-            return (model(inputs)[..., 0] * targets <= 0).double().mean(1).cpu()
-
-    first = 1
-    if checkpoint is not None and (state := checkpoint.load()) is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        fit_epoch, test_error, history = state["fit_epoch"], state["test_error"], state["history"]
-        first = state["step"] + 1
-    progress = Progress(
-        "fit_to_zero_error",
-        p["max_epochs"],
-        unit="epoch",
-        start=first - 1,
-        detail=lambda: f"{int((fit_epoch > 0).sum())}/{members} members fitted",
-    )
-    for epoch in range(first, p["max_epochs"] + 1):
-        order = torch.randperm(n, generator=gen).to(x.device)
-        for start in range(0, n, p["batch_size"]):
-            idx = order[start : start + p["batch_size"]]
-            opt.zero_grad()
-            loss = _loss(model(x[:, idx])[..., 0], y[:, idx], p["loss"]).mean(1)
-            loss.sum().backward()  # independent members: each gets its own gradient
-            opt.step()
-        train_err = errors(x, y)
-        history[:, epoch - 1] = train_err
-        newly = (train_err == 0) & (fit_epoch == 0)
-        if newly.any():
-            test_error[newly] = errors(x_test, y_test)[newly]
-            fit_epoch[newly] = epoch
-        progress.update(epoch)
-        if bool((fit_epoch > 0).all()):
-            break
-        if checkpoint is not None:
-            checkpoint.maybe_save(
-                epoch,
-                lambda: {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "generator": gen.get_state(),
-                    "fit_epoch": fit_epoch,
-                    "test_error": test_error,
-                    "history": history,
-                },
-            )
-    progress.finish()
-    unfitted = fit_epoch == 0
-    if unfitted.any():
-        test_error[unfitted] = errors(x_test, y_test)[unfitted]
-    return test_error, fit_epoch, history
-
-
-def train(step) -> None:
-    """One sweep cell (n_train × depth): every target × seed trained as one ensemble."""
-    p = step.params
-    device, dtype = step.device, torch.float32
-    x_train, y_train, x_test, y_test, targets = dataset(p)
-    n_seeds, n_targets = p["n_seeds"], len(targets)
-    seeds = member_seeds(
-        p["cell_seed"], n_targets * n_seeds
-    )  # member m = target m // S, seed m % S
-
-    def per_member(a):  # (seed, n, target) labels or (seed, n, d) inputs → member-major
-        return a.permute(2, 0, 1).reshape(n_targets * n_seeds, -1)
-
-    xs = x_train.repeat(n_targets, 1, 1).to(device=device, dtype=dtype)
-    xt = x_test.repeat(n_targets, 1, 1).to(device=device, dtype=dtype)
-    ys = per_member(y_train).to(device=device, dtype=dtype)
-    yt = per_member(y_test).to(device=device, dtype=dtype)
-    model = he_mlp(p["d"], p["width"], p["depth"], seeds, dtype, device)
-    test_error, fit_epoch, history = fit_to_zero_error(
-        model, xs, ys, xt, yt, p, generator(p["cell_seed"]), checkpoint=step.checkpoint()
-    )
-    shape = (n_targets, n_seeds)
-    ds = xr.Dataset(
-        {
-            "test_error": (
-                ("target", "seed"),
-                test_error.reshape(shape).numpy(),
-                {"units": "fraction"},
-            ),
-            "fit_epoch": (
-                ("target", "seed"),
-                fit_epoch.reshape(shape).numpy(),
-                {"units": "epoch", "long_name": "first epoch with zero training error (0: never)"},
-            ),
-            "train_error": (
-                ("target", "seed", "epoch"),
-                history.reshape(*shape, -1).numpy(),
-                {"units": "fraction"},
-            ),
-        },
-        coords={
-            "target": targets,
-            "seed": np.arange(n_seeds),
-            "epoch": np.arange(1, p["max_epochs"] + 1),
-        },
-        attrs={"n_train": p["n_train"], "depth": p["depth"], "family": p["family"]},
-    )
-    step.write(ds, step.output[0])
-
-
-# ---------------------------------------------------------------- NTK regression
-def ntk(step) -> None:
-    """One cell (n_train): analytic-NTK regression at every depth, all seeds and targets batched."""
-    p = step.params
-    device = step.device
-    x_train, y_train, x_test, y_test, targets = dataset(p)
-    x_train, x_test = x_train.to(device), x_test.to(device)
-    y_train, y_test = y_train.to(device), y_test.to(device)
-    depths = sorted(p["depths"])
-    errors = {}
-    train_layers = relu_ntk_layers(x_train, x_train, max(depths))
-    test_layers = relu_ntk_layers(x_test, x_train, max(depths))
-    for (h, k_train), (_, k_test) in zip(train_layers, test_layers):
-        if h in depths:
-            pred = kernel_predict(k_train, k_test, y_train, p["ridge"])
-            errors[h] = (pred * y_test <= 0).double().mean(1).cpu().numpy()  # (seed, target)
-    error = np.stack([errors[h] for h in depths])  # (depth, seed, target)
-    ds = xr.Dataset(
-        {"ntk_test_error": (("depth", "seed", "target"), error, {"units": "fraction"})},
-        coords={"depth": depths, "seed": np.arange(p["n_seeds"]), "target": targets},
-        attrs={"n_train": p["n_train"], "family": p["family"], "ridge": p["ridge"]},
-    )
-    step.write(ds.transpose("target", "depth", "seed"), step.output[0])
 
 
 # ---------------------------------------------------------------- measure

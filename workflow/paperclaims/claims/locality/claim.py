@@ -1,0 +1,139 @@
+"""Registry entry of claim `locality`: its steps, the parameters each reads, and its figures.
+
+Depth helps k-local targets and hurts k-global ones; the NTK misses it. Train: one job per
+n_train × depth cell, every target × seed in one ensemble; NTK regression: one job per n_train,
+every depth. Torch-free: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from paperclaims.config import value
+from paperclaims.registry import (
+    Claim,
+    Step,
+    Sweep,
+    TrainStep,
+    computed,
+    key,
+    seed,
+    whole_config,
+    wildcard,
+)
+
+LABEL_TYPES = ("local", "global")
+
+
+# one target per (label type, k)
+def target_names(label_types: list[str], ks: list[int]) -> list[str]:
+    return [f"{kind}_k{k}" for kind, k in itertools.product(label_types, ks)]
+
+
+def parse_target(name: str) -> tuple[str, int]:
+    """'global_k3' → ('global', 3)."""
+    kind, _, k = name.partition("_k")
+    if kind not in LABEL_TYPES or not k.isdigit():
+        raise ValueError(f"unknown target {name!r}; expected e.g. 'local_k2' or 'global_k3'")
+    return kind, int(k)
+
+
+def _targets(config: dict, wildcards: dict) -> list[str]:
+    return target_names(config["labels"], config["k"])
+
+
+def ntk_memory(config: dict, wildcards: dict) -> int:
+    """NTK jobs hold a few float64 (seed, n, n)-sized Gram arrays, train and test."""
+    n = int(wildcards["n_train"])
+    return 1000 + 48 * config["n_seeds"] * n * (n + config["n_test"]) // 2**20
+
+
+# Every train and NTK job reads only its own cell's values plus what defines the data and the
+# targets (and, for training, the train section): another depth or N leaves a job cached.
+@dataclass(frozen=True)
+class TrainParams:
+    n_train: int = wildcard()
+    depth: int = wildcard()
+    cell_seed: int = seed()  # ("n_train", "depth")
+    train_seed: int = seed("train_data", "{n_train}")  # shared by every depth and the NTK
+    test_seed: int = seed("test_data")
+    targets: list = computed(_targets, reads=("labels", "k"))
+    family: str = key("family")
+    inputs: str = key("inputs")
+    d: int = key("d")
+    n_test: int = key("n_test")
+    n_seeds: int = key("n_seeds")
+    width: int
+    optimizer: str
+    lr: float
+    batch_size: int
+    max_epochs: int
+    loss: str
+
+
+@dataclass(frozen=True)
+class NtkParams:
+    n_train: int = wildcard()
+    train_seed: int = seed("train_data", "{n_train}")
+    test_seed: int = seed("test_data")
+    targets: list = computed(_targets, reads=("labels", "k"))
+    family: str = key("family")
+    inputs: str = key("inputs")
+    d: int = key("d")
+    n_test: int = key("n_test")
+    n_seeds: int = key("n_seeds")
+    depths: list = key("depths")
+    ridge: float
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    family: str
+    inputs: str
+    d: int
+    n_test: int
+    width: int = key("train.width")
+
+
+@dataclass(frozen=True)
+class VerdictParams:
+    config: dict = whole_config()
+
+
+N_TRAIN = Sweep("n_train", "[0-9]+", lambda c: c["n_train"], reads=("n_train",))
+
+CLAIM = Claim(
+    name="locality",
+    paper="Mori & Ueda: Is deeper better? It depends on locality of relevant features "
+    "(arXiv 2005.12488; rev. 2201.12082)",
+    train=(
+        TrainStep(
+            name="train",
+            function="train:train",
+            output="runs/net/N{n_train}__L{depth}.nc",
+            params=TrainParams,
+            section="train",
+            sweep=(N_TRAIN, Sweep("depth", "[0-9]+", lambda c: c["depths"], reads=("depths",))),
+            measured_as="nets",
+            mem_mb=2000,
+            runtime=60,
+        ),
+        TrainStep(
+            name="ntk",
+            function="train:ntk",
+            output="runs/ntk/N{n_train}.nc",
+            params=NtkParams,
+            section="ntk",
+            sweep=(N_TRAIN,),
+            measured_as="ntk",
+            mem_mb=ntk_memory,
+            runtime=30,
+        ),
+    ),
+    measure=Step("analysis:measure", MeasureParams, mem_mb=2000, runtime=10),
+    verdict=Step("analysis:verdict", VerdictParams),
+    figures=("error_vs_depth", "fit_epochs"),
+    # the verdict reads both label types (local_* and global_* checks)
+    required_cells=(("locality.labels", value("local")), ("locality.labels", value("global"))),
+)
