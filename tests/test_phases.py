@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import snakemake
 from paperclaims import data
-from paperclaims.claims import phases
+from paperclaims.claims.phases import train
 from paperclaims.nets import EnsembleMLP
 from paperclaims.seeds import generator
 from paperclaims.training import (
@@ -60,7 +60,7 @@ def test_cosine_and_relative_strength():
     rho = torch.tensor([0.25, 0.5], dtype=torch.float64)
     # r = ρ|g_w| / ((1−ρ)|g_c|): 0.25·6/(0.75·2) = 1; 0.5·√2/(0.5·√2) = 1
     np.testing.assert_allclose(
-        phases.relative_strength(rho, g_c, g_w).numpy(), [1.0, 1.0], atol=1e-12
+        train.relative_strength(rho, g_c, g_w).numpy(), [1.0, 1.0], atol=1e-12
     )
 
 
@@ -134,18 +134,18 @@ def test_minibatch_sampler_draws_uniformly_from_each_members_samples():
 @pytest.mark.parametrize("rho", [0.0, 0.2, 0.4])
 def test_label_corruption_records_the_exact_mislabeled_set(rho):
     labels = np.random.default_rng(0).integers(0, 10, size=1001)
-    noisy, mislabeled = phases.corrupt_labels(labels, rho, 10, seed=7)
+    noisy, mislabeled = train.corrupt_labels(labels, rho, 10, seed=7)
     assert mislabeled.sum() == round(rho * len(labels))
     np.testing.assert_array_equal(mislabeled, noisy != labels)  # every chosen label really changed
     assert noisy.min() >= 0 and noisy.max() <= 9
-    again, mask_again = phases.corrupt_labels(labels, rho, 10, seed=7)
+    again, mask_again = train.corrupt_labels(labels, rho, 10, seed=7)
     np.testing.assert_array_equal(noisy, again)
     np.testing.assert_array_equal(mislabeled, mask_again)
 
 
 def test_wrong_classes_are_uniform():
     labels = np.zeros(20000, dtype=np.int64)
-    noisy, _ = phases.corrupt_labels(labels, 1.0, 5, seed=1)
+    noisy, _ = train.corrupt_labels(labels, 1.0, 5, seed=1)
     counts = np.bincount(noisy, minlength=5)
     assert counts[0] == 0
     np.testing.assert_allclose(counts[1:] / len(labels), 0.25, atol=0.015)
@@ -155,34 +155,34 @@ def test_wrong_classes_are_uniform():
 def test_phase_detector_on_synthetic_curves():
     acc_c = np.array([0.1, 0.5, 0.9, 0.96, 0.97, 0.98, 0.99, 1.0, 1.0, 1.0])
     acc_w = np.array([0.1, 0.05, 0.02, 0.01, 0.02, 0.03, 0.07, 0.5, 0.96, 1.0])
-    bounds = phases.detect_phases(acc_c, acc_w, **RULE)
+    bounds = train.detect_phases(acc_c, acc_w, **RULE)
     assert bounds == (3, 6, 8)  # 0.96 ≥ 0.95; 0.07 ≥ 0.01 + 0.05; 0.96 ≥ 0.95
     np.testing.assert_array_equal(
-        phases.phase_of_records(bounds, 10), [1, 1, 1, 2, 2, 2, 3, 3, 4, 4]
+        train.phase_of_records(bounds, 10), [1, 1, 1, 2, 2, 2, 3, 3, 4, 4]
     )
 
 
 def test_phase_detector_without_noise_and_without_memorization():
     acc_c = np.array([0.2, 0.8, 0.95, 1.0])
-    assert phases.detect_phases(acc_c, np.full(4, np.nan), **RULE) == (2, -1, -1)
-    np.testing.assert_array_equal(phases.phase_of_records((2, -1, -1), 4), [1, 1, 2, 2])
+    assert train.detect_phases(acc_c, np.full(4, np.nan), **RULE) == (2, -1, -1)
+    np.testing.assert_array_equal(train.phase_of_records((2, -1, -1), 4), [1, 1, 2, 2])
     acc_w = np.array([0.1, 0.05, 0.1, 0.5])  # rises, never memorized
-    assert phases.detect_phases(acc_c, acc_w, **RULE) == (2, 3, -1)
-    assert phases.detect_phases(np.array([0.1, 0.5]), np.array([0.1, 0.9]), **RULE) == (-1, -1, -1)
+    assert train.detect_phases(acc_c, acc_w, **RULE) == (2, 3, -1)
+    assert train.detect_phases(np.array([0.1, 0.5]), np.array([0.1, 0.9]), **RULE) == (-1, -1, -1)
 
 
 def test_auroc_known_values():
     positive = np.array([False, False, True, True])
-    np.testing.assert_allclose(phases.auroc(np.array([0.1, 0.2, 0.8, 0.9]), positive), 1.0)
-    np.testing.assert_allclose(phases.auroc(np.array([0.9, 0.8, 0.2, 0.1]), positive), 0.0)
-    np.testing.assert_allclose(phases.auroc(np.ones(4), positive), 0.5)
-    assert np.isnan(phases.auroc(np.ones(4), np.zeros(4, dtype=bool)))
+    np.testing.assert_allclose(train.auroc(np.array([0.1, 0.2, 0.8, 0.9]), positive), 1.0)
+    np.testing.assert_allclose(train.auroc(np.array([0.9, 0.8, 0.2, 0.1]), positive), 0.0)
+    np.testing.assert_allclose(train.auroc(np.ones(4), positive), 0.5)
+    assert np.isnan(train.auroc(np.ones(4), np.zeros(4, dtype=bool)))
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(0)
     scores, labels = rng.normal(size=(3, 200)), rng.random((3, 200)) < 0.3
     expected = [roc_auc_score(lab, sc) for lab, sc in zip(labels, scores)]
-    np.testing.assert_allclose(phases.auroc(scores, labels), expected, atol=1e-12)
+    np.testing.assert_allclose(train.auroc(scores, labels), expected, atol=1e-12)
 
 
 # ---------------------------------------------------------------- MNIST IDX loader
@@ -198,14 +198,14 @@ def test_mnist_idx_files_through_the_config_path(tmp_path):
         "n_test": 12,
         "mnist_dir": str(tmp_path),
     }
-    ds = phases.load_data(params)
+    ds = train.load_data(params)
     assert ds.x_train.shape == (20, 784) and ds.x_test.shape == (12, 784)
     np.testing.assert_array_equal(ds.y_train, np.arange(20) % 10)
     np.testing.assert_array_equal(
         data.read_idx(tmp_path / "t10k-labels-idx1-ubyte"), np.arange(12) % 10
     )
     with pytest.raises(FileNotFoundError):
-        phases.load_data({**params, "mnist_dir": str(tmp_path / "missing")})
+        train.load_data({**params, "mnist_dir": str(tmp_path / "missing")})
 
 
 # ---------------------------------------------------------------- train step
@@ -238,7 +238,7 @@ def _train_tiny(tmp_path, name):
         params=dict(TINY),
         base_seed=0,
     )
-    phases.train(step)
+    train.train(step)
     return read_dataset(tmp_path / name)
 
 

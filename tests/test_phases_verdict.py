@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from conftest import ROOT, outcomes, run_verdict
-from paperclaims.claims import phases
+from paperclaims.claims.phases import analysis, train
 from paperclaims.verdict import CheckCodeError
 
 RULE = {"clean_accuracy": 0.95, "rise": 0.05, "memorized": 0.95}
@@ -115,7 +115,7 @@ def measured(n_seeds=20, noisy=None, clean=None, seed=0) -> xr.Dataset:
             "acc_mislabeled": (dims[1:], grid(nan, nz["acc_w"])[0]),
         }
     )
-    bounds, phase = phases.phases_of_run(curves, RULE)
+    bounds, phase = train.phases_of_run(curves, RULE)
     bound_steps = np.where(bounds >= 0, STEPS[np.clip(bounds, 0, None)], np.nan)
     loss = grid(np.ones_like(nan), np.ones_like(nan))
     m = xr.Dataset(
@@ -144,15 +144,15 @@ def measured(n_seeds=20, noisy=None, clean=None, seed=0) -> xr.Dataset:
             "transition": ["I→II", "II→III", "III→IV"],
         },
         attrs={
-            "phase_rule": phases.PHASE_RULE.format(**RULE),
-            "reconstruction": phases.RECONSTRUCTION,
+            "phase_rule": train.PHASE_RULE.format(**RULE),
+            "reconstruction": analysis.RECONSTRUCTION,
         },
     )
     return m
 
 
 def verdict_of(ds, tmp_path, params=PARAMS):
-    return run_verdict(phases.verdict, ds, params, tmp_path, "phases")
+    return run_verdict(analysis.verdict, ds, params, tmp_path, "phases")
 
 
 def checks_by_id(verdict):
@@ -194,10 +194,10 @@ def test_claim_holds_every_claim_check_supports(tmp_path):
 def test_thresholds_come_from_the_one_table(tmp_path):
     v = verdict_of(measured(n_seeds=3), tmp_path)
     for c in v["checks"] + v["implementation_checks"]:
-        t = phases.THRESHOLDS[c["id"].split("[")[0]]
+        t = analysis.THRESHOLDS[c["id"].split("[")[0]]
         assert c["threshold"] == t.to_dict()
-    assert phases.THRESHOLDS["four_phases"].text() == "≥ 0.8"
-    assert phases.THRESHOLDS["rho0_no_rise"].text() == "< 5"
+    assert analysis.THRESHOLDS["four_phases"].text() == "≥ 0.8"
+    assert analysis.THRESHOLDS["rho0_no_rise"].text() == "< 5"
 
 
 def test_claim_contradicted_no_phase_III_headline_contradicts(tmp_path):

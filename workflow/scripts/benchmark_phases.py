@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from paperclaims import data
-from paperclaims.claims.phases import _member_seeds, corrupt_labels
+from paperclaims.claims.phases.train import _member_seeds, corrupt_labels
 from paperclaims.nets import EnsembleMLP
 from paperclaims.seeds import derive_seed, generator
 from paperclaims.training import train_sgd

@@ -1,0 +1,1 @@
+"""Claim `phases`: see claim.py (registry entry), train.py and analysis.py."""

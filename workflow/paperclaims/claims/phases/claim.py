@@ -1,0 +1,107 @@
+"""Registry entry of claim `phases`: its steps, the parameters each reads, and its figures.
+
+Four phases of SGD learning with mislabeled data (Feng & Tu 2021). One train job per data set
+(every noise level × seed batched in one ensemble) → cleaning + retraining → measure (subset
+curves, order parameters, AUROC, detected phases) → verdict → papermill figures. Torch-free: the
+Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paperclaims.config import some_value, value
+from paperclaims.registry import (
+    Claim,
+    Step,
+    Sweep,
+    TrainStep,
+    computed,
+    key,
+    seed,
+    whole_config,
+    wildcard,
+)
+
+
+def mnist_dir_of(config: dict, wildcards: dict) -> str:
+    """mnist_dir reaches only the 'mnist' job, so setting it leaves the other data sets cached."""
+    return config["mnist_dir"] if wildcards["dataset"] == "mnist" else ""
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    dataset: str = wildcard()
+    cell_seed: int = seed("{dataset}")
+    noise: list
+    n_seeds: int
+    n_train: int
+    n_test: int
+    width: int
+    depth: int
+    lr: float
+    batch_size: int
+    steps: int
+    n_records: int
+    mnist_dir: str = computed(mnist_dir_of, reads=("mnist_dir",))
+
+
+@dataclass(frozen=True)
+class CleanParams(TrainParams):
+    """The train job's parameters and the phase rule, which picks the samples to drop."""
+
+    clean_accuracy: float = key("phase_rule.clean_accuracy")
+    rise: float = key("phase_rule.rise")
+    memorized: float = key("phase_rule.memorized")
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    clean_accuracy: float
+    rise: float
+    memorized: float
+
+
+@dataclass(frozen=True)
+class VerdictParams:
+    config: dict = whole_config()
+
+
+DATASETS = Sweep("dataset", "[a-z0-9]+", lambda c: c["datasets"], reads=("datasets",))
+
+CLAIM = Claim(
+    name="phases",
+    paper="Feng & Tu: Phases of learning dynamics in artificial neural networks in the absence or "
+    "presence of mislabeled data (Mach. Learn.: Sci. Technol. 2021)",
+    train=(
+        TrainStep(
+            name="train",
+            function="train:train",
+            output="runs/{dataset}.nc",
+            params=TrainParams,
+            sweep=(DATASETS,),
+            measured_as="runs",
+            mem_mb=3000,
+            runtime=60,
+        ),
+        TrainStep(
+            name="clean",
+            function="train:clean_and_retrain",
+            output="runs/cleaned/{dataset}.nc",
+            params=CleanParams,
+            sweep=(DATASETS,),
+            measured_as="cleaned",
+            after="train",
+            mem_mb=3000,
+            runtime=60,
+        ),
+    ),
+    measure=Step("analysis:measure", MeasureParams, section="phase_rule", mem_mb=3000),
+    verdict=Step("analysis:verdict", VerdictParams),
+    figures=("test_error", "order_parameters", "auroc", "cleaning", "clean_data"),
+    # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
+    required_cells=(
+        ("phases.noise", value(0)),
+        ("phases.noise", some_value("≥ 0.2", lambda rho, _: rho >= 0.2)),
+    ),
+)
