@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, snakemake
-
 from paperclaims import closure
 from paperclaims.registry import claims
 
@@ -30,7 +29,9 @@ def rule_files() -> dict[str, set[Path]]:
     files = {rule: set(closure.step_files(target)) for rule, target in SHARED_RULES.items()}
     for claim in claims().values():
         for step in claim.train:
-            files[f"{claim.name}_{step.name}"] = set(closure.step_files(claim.target(step.function)))
+            files[f"{claim.name}_{step.name}"] = set(
+                closure.step_files(claim.target(step.function))
+            )
         for label, step in (("measure", claim.measure), ("verdict", claim.verdict)):
             files[f"{claim.name}_{label}"] = set(closure.step_files(claim.target(step.function)))
         notebook = ROOT / "workflow" / "notebooks" / f"{claim.name}.ipynb"
@@ -161,7 +162,9 @@ def test_editing_a_module_reruns_exactly_the_steps_that_import_it(finished_copy,
 def test_what_an_edit_reruns_in_words():
     """The closures say what the issue asks, independently of how they are computed."""
     rules = rule_files()
-    train = {r for r in rules if any(r == f"{c}_{s.name}" for c in claims() for s in claims()[c].train)}
+    train = {
+        r for r in rules if any(r == f"{c}_{s.name}" for c in claims() for s in claims()[c].train)
+    }
     assert train and rules_importing(PACKAGE / "io.py") >= train  # io writes every dataset
     assert not rules_importing(PACKAGE / "fits.py") & train  # fits is analysis only
     assert not rules_importing(PACKAGE / "verdict.py") & train

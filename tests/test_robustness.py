@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import snakemake
 from paperclaims.checks_figure import margins
+from paperclaims.registry import claims
 from paperclaims.robustness import outcome_counts, replicate_seed, summary_markdown
 
 
@@ -67,7 +68,7 @@ def test_robustness_target_at_two_replicates(workdir):
     table = (workdir / "figures" / "robustness.md").read_text()
     assert (workdir / "figures" / "robustness.png").exists()
     for k in (0, 1):
-        for claim in ("periodic", "escape", "phases", "locality", "saddles"):
+        for claim in claims():
             verdict = workdir / "robustness" / f"replicate{k}" / "results" / claim / "verdict.json"
             checks = json.loads(verdict.read_text())["checks"]
             assert all(f"| {claim} | {c['id']} |" in table for c in checks)

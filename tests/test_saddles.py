@@ -197,7 +197,9 @@ def test_simulate_phases_collapses_where_theory_says(tmp_path):
     # B = 1, a = 0.25, σ = 5, λ = 0.15: Λ+ and Λ− are both clearly negative → most chains collapse.
     lr, sigma = 0.15, 5.0
     top = max(
-        float(analysis.lyapunov_chi2_gaussian(*analysis.saddle_multipliers(lr, sigma, 1, 0.25)[k], 1))
+        float(
+            analysis.lyapunov_chi2_gaussian(*analysis.saddle_multipliers(lr, sigma, 1, 0.25)[k], 1)
+        )
         for k in ("saddle_plus", "saddle_minus")
     )
     assert top < -0.05

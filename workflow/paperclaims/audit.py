@@ -562,7 +562,9 @@ class Auditor:
             self.report.claims[claim] = entries
         if CLAIMS_TABLE in self.producer or (self.directory / CLAIMS_TABLE).exists():
             self.report.tables.append(self.check_computed(CLAIMS_TABLE, "table"))
-        known = {p.stem for p in (self.directory / "workflow" / "rules").glob("*.smk")}
+        from paperclaims.registry import names
+
+        known = set(names())
         for p in sorted((self.directory / "results").glob("**/*.nc")):
             rel = str(p.relative_to(self.directory))
             if rel in seen:

@@ -88,7 +88,9 @@ def _new_claim(name: str, root: str) -> int:
     print(f"claim {name!r}: wrote or extended")
     for path in written:
         print(f"  {path}")
-    print(f"next: fill in the steps (docs/adding-a-claim.md), then: snakemake -n --config 'claims=[\"{name}\"]'")
+    print(
+        f"next: fill in the steps (docs/adding-a-claim.md), then: snakemake -n --config 'claims=[\"{name}\"]'"
+    )
     return 0
 
 

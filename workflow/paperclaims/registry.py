@@ -299,7 +299,9 @@ def check_claim_config(claim: Claim, claim_config: dict, base_seed: int) -> None
     for step in claim.train:
         order = [s.name for s in step.sweep]
         for cell in claim.cells(step, claim_config):
-            step_args(claim, step.name, step.params, step.section, claim_config, base_seed, cell, order)
+            step_args(
+                claim, step.name, step.params, step.section, claim_config, base_seed, cell, order
+            )
     for label, step in (("measure", claim.measure), ("verdict", claim.verdict)):
         step_args(claim, label, step.params, step.section, claim_config, base_seed)
     read = keys_read(claim)

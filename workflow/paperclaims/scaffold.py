@@ -122,7 +122,7 @@ def verdict(step) -> None:
     )
 '''
 
-SCHEMA = '''description: Claim `$name`. Every key is documented in config/README.md.
+SCHEMA = """description: Claim `$name`. Every key is documented in config/README.md.
 type: object
 additionalProperties: false
 properties:
@@ -146,7 +146,7 @@ properties:
     default: {}
     properties:
       level: {type: number, exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.95}
-'''
+"""
 
 CAPTION = """**Claim $name** (TODO: authors, year): TODO: the claim in one sentence.
 
@@ -283,9 +283,13 @@ def new_claim(name: str, root: str | Path = ".") -> list[Path]:
     """Write claim ``name``'s files under the checkout ``root``; refuse to overwrite anything."""
     root = Path(root)
     if not NAME.match(name):
-        raise ValueError(f"claim name {name!r}: use lower-case letters and digits, starting with a letter")
+        raise ValueError(
+            f"claim name {name!r}: use lower-case letters and digits, starting with a letter"
+        )
     if not (root / "workflow" / "paperclaims" / "registry.py").is_file():
-        raise ValueError(f"{root.resolve()} is not a paperclaims checkout (no workflow/paperclaims)")
+        raise ValueError(
+            f"{root.resolve()} is not a paperclaims checkout (no workflow/paperclaims)"
+        )
     plan = planned_files(root, name)
     exists = [p for p, how in plan.items() if how == "create" and (root / p).exists()]
     if exists:

@@ -25,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-CLAIMS = ("periodic", "escape", "phases", "locality", "saddles")
+sys.path.insert(0, str(ROOT / "workflow"))  # the checkout's paperclaims
+from paperclaims.registry import claims  # noqa: E402
 
 
 def _env(workdir: Path) -> dict:
@@ -121,7 +122,7 @@ def main() -> None:
             print(json.dumps(report["default_dag"], indent=2))
 
     report["trainers"] = {}
-    for claim in CLAIMS:
+    for claim in claims():
         script = ROOT / "workflow" / "scripts" / f"benchmark_{claim}.py"
         if not script.exists():
             continue

@@ -181,5 +181,3 @@ def simulate_phases(step) -> None:
         },
     )
     step.write(ds, step.output[0])
-
-
