@@ -9,14 +9,16 @@ import pytest
 import torch
 import xarray as xr
 from conftest import killed_then_resumed, snakemake
-from paperclaims.claims.escape import (
-    Regression,
+from paperclaims.claims.escape.analysis import (
     collapse_spread,
     fit_phi,
-    noise_strength,
     phi_exact_noise,
     phi_theory,
     sde_passage_time,
+)
+from paperclaims.claims.escape.train import (
+    Regression,
+    noise_strength,
     simulate_first_passage,
     simulate_stationary,
     start_at_minimum,

@@ -1,5 +1,5 @@
 """Golden tests of the escape claim's verdict: synthetic measured datasets (the variables, dims and
-coords that ``escape.measure`` writes) on which the claim holds, is contradicted, is
+coords that ``analysis.measure`` writes) on which the claim holds, is contradicted, is
 under-powered, or fails a precondition; the ratio checks stay implementation checks."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from conftest import outcomes, run_verdict
-from paperclaims.claims import escape
+from paperclaims.claims.escape import analysis
 from paperclaims.verdict import CheckCodeError
 
 PARAMS = {"phi_check_max_lr": 0.1, "collapse_tolerance": 0.15, "config": {}}
@@ -37,7 +37,7 @@ def measured(
     spreads=None,
     spread_rel_sd=0.1,
 ) -> xr.Dataset:
-    """A measured.nc as ``escape.measure`` writes it. Defaults: the claim holds.
+    """A measured.nc as ``analysis.measure`` writes it. Defaults: the claim holds.
 
     ``slope_sd`` is the spread of the per-d slope bootstrap replicates (the check's interval);
     ``censored`` the largest censored fraction at d = max(dims); ``spreads`` the collapse spreads
@@ -45,7 +45,7 @@ def measured(
     rng = np.random.default_rng(0)
     # ---- stationary law (lr, batch)
     lr, batch = np.array(LRS), np.array(BATCHES)
-    theory = escape.phi_theory(lr[:, None], batch[None, :])
+    theory = analysis.phi_theory(lr[:, None], batch[None, :])
     phi = theory * phi_factor
     excess = np.geomspace(1e-3, 1e2, 81)
     tail = np.exp(-np.outer(theory.ravel(), np.log1p(excess))).reshape(*theory.shape, -1)
@@ -65,9 +65,9 @@ def measured(
     )
     # ---- first passage (dim, threshold)
     dims = np.array(dims)
-    slope_theory = np.array([escape.escape_slope_theory(FP_LR, FP_BATCH, d) for d in dims])
+    slope_theory = np.array([analysis.escape_slope_theory(FP_LR, FP_BATCH, d) for d in dims])
     slope = np.asarray(slopes, dtype=float) if slopes is not None else slope_theory * slope_factor
-    boot = slope[:, None] + slope_sd * rng.standard_normal((len(dims), escape.N_BOOT))
+    boot = slope[:, None] + slope_sd * rng.standard_normal((len(dims), analysis.N_BOOT))
     c = np.stack([np.linspace(1.2, 1.8, N_THRESHOLDS) + 0.5 * i for i in range(len(dims))])
     time = np.exp(slope[:, None] * np.log(c)) * 10
     cens = np.zeros_like(c)
@@ -128,7 +128,7 @@ def measured(
     for (process, axis), value in spreads.items():
         name = f"spread_{axis}_{process}"
         ratio[name] = value
-        replicates = value * np.exp(spread_rel_sd * rng.standard_normal(escape.N_BOOT))
+        replicates = value * np.exp(spread_rel_sd * rng.standard_normal(analysis.N_BOOT))
         ratio[f"{name}_boot"] = ("ratio_boot", replicates)
     # ---- noise ∝ loss (noise_seed, epoch)
     epochs = np.arange(N_EPOCHS)
@@ -150,7 +150,7 @@ def measured(
 
 
 def verdict_of(ds, tmp_path, params=PARAMS):
-    return run_verdict(escape.verdict, ds, params, tmp_path, "escape")
+    return run_verdict(analysis.verdict, ds, params, tmp_path, "escape")
 
 
 def by_id(verdict):
@@ -337,7 +337,7 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
         params={"lr": 0.1, "batch": 1, "n_data": 100, "late_fraction": 0.5},
         base_seed=0,
     )
-    escape.measure(step)
+    analysis.measure(step)
     real = xr.open_dataset(out, engine="h5netcdf")
     ours = measured()
     assert {k: v.dims for k, v in ours.data_vars.items()} == {

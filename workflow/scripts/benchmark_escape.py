@@ -2,7 +2,7 @@
 
     python workflow/scripts/benchmark_escape.py --out results/benchmarks/escape.json
 
-Both sides run the same kernel (paperclaims.claims.escape, d-dimensional linear regression,
+Both sides run the same kernel (paperclaims.claims.escape.train, d-dimensional linear regression,
 minibatch SGD); the loop advances one chain at a time, the batched kernel all chains as one
 float64 tensor. The ratio of the two rates is the speed-up (goal ≥ 100×).
 """
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from paperclaims.claims.escape import Regression, start_at_minimum
+from paperclaims.claims.escape.train import Regression, start_at_minimum
 from paperclaims.seeds import generator
 from paperclaims.sgd import chunk_length, run_chains
 

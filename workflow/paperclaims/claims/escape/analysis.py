@@ -7,6 +7,8 @@ a finite data set of N samples, loss L(θ) = (1/2N) Σ_μ (θᵀx_μ − y_μ)²
 One SGD step on a minibatch of B samples (drawn with replacement) is an affine map
 θ ← (I − η/B Σ_b x_b x_bᵀ) θ + η/B Σ_b x_b y_b, so thousands of chains advance as one tensor.
 Time is t = η × iterations, as in the paper.
+
+Analysis part: theory, measure, checks and verdict; the simulations are in train.py.
 """
 
 from __future__ import annotations
@@ -14,28 +16,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 import xarray as xr
 from scipy import integrate, optimize, special, stats
 
 from paperclaims.fits import bootstrap, line_fit
 from paperclaims.io import read_dataset
-from paperclaims.nets import EnsembleMLP
-from paperclaims.progress import Progress
-from paperclaims.seeds import derive_seed, generator, member_seeds
-from paperclaims.sgd import (
-    FirstPassage,
-    affine_update,
-    bootstrap_weights,
-    censored_mean,
-    chunk_length,
-    least_squares_update,
-    run_chains,
-)
+from paperclaims.sgd import bootstrap_weights, censored_mean
 from paperclaims.verdict import CLAIM_LEVEL, Check, Precondition, Threshold, write_verdict
 
 PAPER = "Mori, Ziyin, Liu, Ueda: Power-Law Escape Rate of SGD (ICML 2022)"
-DTYPE = torch.float64
 N_BOOT = 1000
 # quantiles of the claim checks' bootstrap intervals
 _LOW, _HIGH = (1 - CLAIM_LEVEL) / 2, (1 + CLAIM_LEVEL) / 2
@@ -81,87 +70,6 @@ PRECONDITIONS = {
     # every seed (the paper's 𝒩 ∝ L is a late-training statement, near a minimum)
     "noise_final_over_initial_loss": 0.1,
 }
-
-
-# ---------------------------------------------------------------- the landscape
-class Regression:
-    """A finite linear-regression data set and its exact minimum θ*, L* and Hessian H.
-
-    Labels are ``label_noise`` × y₀ with y₀ drawn after the inputs from the same seed, so one
-    seed at several label scales gives the same landscape shape with L* ∝ σ². The data are
-    drawn on the CPU and then moved to ``device``: every device sees the same landscape."""
-
-    def __init__(
-        self,
-        n_data: int,
-        dim: int,
-        label_noise: float,
-        seed: int,
-        device: str | torch.device = "cpu",
-    ):
-        gen = generator(derive_seed(seed, "data"))
-        self.x = torch.randn(n_data, dim, generator=gen, dtype=DTYPE).to(device)
-        self.y = (torch.randn(n_data, generator=gen, dtype=DTYPE) * label_noise).to(device)
-        self.hessian = self.x.T @ self.x / n_data
-        self.theta_star = torch.linalg.solve(self.x.T @ self.x, self.x.T @ self.y)
-        residual = self.x @ self.theta_star - self.y
-        self.loss_star = float((residual**2).mean() / 2)
-        self.dim = dim
-
-    def loss(self, theta: torch.Tensor) -> torch.Tensor:
-        """L(θ) for θ of shape (..., d): exact, since L is quadratic."""
-        u = theta - self.theta_star
-        return self.loss_star + ((u @ self.hessian) * u).sum(-1) / 2
-
-    def sgd(self, gen, chains: int, lr: float, batch: int):
-        """(next_chunk, update) of minibatch SGD (indices drawn with replacement) for every chain.
-
-        d = 1: the step is the affine map θ ← (1 − η/B Σ x²) θ + η/B Σ x y, one multiply-add;
-        d > 1: the residual form θ ← θ − η/B Σ x (xᵀθ − y) (no d×d matrices per chain)."""
-        n, d = self.x.shape
-        if d == 1:
-            x2, xy = self.x[:, 0] ** 2, self.x[:, 0] * self.y
-
-            def next_chunk(k):
-                idx = torch.randint(n, (k, chains, batch), generator=gen, device=gen.device)
-                return (
-                    1 - (lr / batch) * x2[idx].sum(-1, keepdim=True),
-                    (lr / batch) * xy[idx].sum(-1, keepdim=True),
-                )
-
-            return next_chunk, affine_update
-
-        def next_chunk(k):
-            idx = torch.randint(n, (k, chains, batch), generator=gen, device=gen.device)
-            return self.x[idx], self.y[idx]
-
-        return next_chunk, least_squares_update(lr)
-
-    def langevin(self, gen, chains: int, lr: float, batch: int, reference_loss: float):
-        """Constant-noise control on the same landscape: θ ← θ − η H(θ − θ*) + η ξ with
-        Cov ξ = 2 L_ref H / B, the decoupled SGD noise frozen at the loss level ``reference_loss``."""
-        d = self.dim
-        a = torch.eye(d, dtype=DTYPE, device=self.x.device) - lr * self.hessian
-        chol = torch.linalg.cholesky(2 * reference_loss * self.hessian / batch)
-        drift = lr * self.hessian @ self.theta_star
-
-        def next_chunk(k):
-            noise = (
-                torch.randn(k, chains, d, generator=gen, dtype=DTYPE, device=gen.device) @ chol.T
-            )
-            b = drift + lr * noise
-            if d == 1:
-                return a.reshape(1, 1, 1).expand(k, chains, 1), b
-            return (b,)
-
-        if d == 1:
-            return next_chunk, affine_update
-        a_t = a.T.contiguous()
-        return next_chunk, lambda theta, b, *, out: torch.addmm(b, theta, a_t, out=out)
-
-
-def start_at_minimum(problem: Regression, chains: int) -> torch.Tensor:
-    return problem.theta_star.expand(chains, problem.dim).clone()
 
 
 # ---------------------------------------------------------------- theory
@@ -240,217 +148,6 @@ def sde_passage_time(c: np.ndarray, lr: float, batch: int, dim: int, noise: str)
 
 def log_log_slope(x: np.ndarray, t: np.ndarray) -> float:
     return line_fit(np.log(x), np.log(t)).slope
-
-
-# ---------------------------------------------------------------- simulate: stationary law
-def simulate_stationary(step) -> None:
-    """One (η, B) cell of Fig. 3a: chains from θ*, burn-in, then L/L* every ``thin`` steps."""
-    p = step.params
-    gen = generator(p["cell_seed"], step.device)
-    problem = Regression(p["n_data"], 1, p["label_noise"], p["cell_seed"], step.device)
-    chains = p["chains"]
-    samples = np.empty((chains, p["n_samples"]))
-    sample_steps = p["burn_in"] + p["thin"] * np.arange(1, p["n_samples"] + 1)
-
-    def record(trajectory, first_step):
-        steps_here = np.arange(first_step, first_step + len(trajectory))
-        rows = np.isin(steps_here, sample_steps)
-        if rows.any():
-            cols = np.searchsorted(sample_steps, steps_here[rows])
-            samples[:, cols] = (problem.loss(trajectory[rows]) / problem.loss_star).T.cpu().numpy()
-        return False
-
-    run_chains(
-        start_at_minimum(problem, chains),
-        int(sample_steps[-1]),
-        *problem.sgd(gen, chains, p["lr"], p["batch"]),
-        chunk_length(chains, p["batch"] * 2 + 2),
-        record,
-        checkpoint=step.checkpoint(),
-        gen=gen,
-        observed={"samples": samples},
-    )
-    ds = xr.Dataset(
-        {"loss_ratio": (("chain", "sample"), samples, {"units": "L / L*"})},
-        coords={
-            "chain": np.arange(chains),
-            "sample": ("sample", sample_steps, {"units": "iteration"}),
-        },
-        attrs={
-            "lr": p["lr"],
-            "batch": p["batch"],
-            "loss_star": problem.loss_star,
-            "hessian": float(problem.hessian[0, 0]),
-        },
-    )
-    step.write(ds, step.output[0])
-
-
-# ---------------------------------------------------------------- simulate: first passage
-def simulate_first_passage(step) -> None:
-    """One cell of Fig. 3b / the ratio test: iterations until L > threshold, per chain.
-
-    Thresholds are ``c`` (L > c L*) or, for the constant-noise control, ``delta_loss``
-    (L > L* + ΔL). Chains not passed after ``max_steps`` are censored (NaN)."""
-    p = step.params
-    gen = generator(p["cell_seed"], step.device)
-    # the ratio cells share one data set (``data_seed``): labels σ y₀ on the same inputs
-    problem = Regression(
-        p["n_data"], p["dim"], p["label_noise"], p.get("data_seed", p["cell_seed"]), step.device
-    )
-    chains = p["chains"]
-    if p.get("delta_loss"):
-        delta = np.asarray(p["delta_loss"], dtype=float)
-        c = 1 + delta / problem.loss_star
-    else:
-        c = np.asarray(p["c"], dtype=float)
-        delta = (c - 1) * problem.loss_star
-    passage = FirstPassage(
-        chains, torch.as_tensor(c * problem.loss_star, dtype=DTYPE, device=step.device)
-    )
-    if p["process"] == "sgd":
-        kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
-        width = p["batch"] * (p["dim"] + 2) + 2 * p["dim"]
-    else:
-        kernel = problem.langevin(gen, chains, p["lr"], p["batch"], p["langevin_reference_loss"])
-        width = 4 * p["dim"]
-    run_chains(
-        start_at_minimum(problem, chains),
-        p["max_steps"],
-        *kernel,
-        chunk_length(chains, width),
-        lambda trajectory, first: passage.update(problem.loss(trajectory), first),
-        checkpoint=step.checkpoint(),
-        gen=gen,
-        observed={"passage_step": passage.step},
-    )
-    steps = passage.step.cpu().numpy().astype(float)
-    ds = xr.Dataset(
-        {
-            "passage_time": (
-                ("chain", "threshold"),
-                np.where(steps > 0, steps * p["lr"], np.nan),
-                {"units": "η × iterations (NaN: not passed by the horizon)"},
-            )
-        },
-        coords={
-            "chain": np.arange(chains),
-            "threshold": np.arange(len(c)),
-            "c": ("threshold", c, {"units": "L / L*"}),
-            "delta_loss": ("threshold", delta, {"units": "L − L*"}),
-        },
-        attrs={
-            "process": p["process"],
-            "dim": p["dim"],
-            "label_noise": p["label_noise"],
-            "loss_star": problem.loss_star,
-            "horizon": p["max_steps"] * p["lr"],
-        },
-    )
-    step.write(ds, step.output[0])
-
-
-# ---------------------------------------------------------------- train: noise ∝ loss
-def train_noise(step) -> None:
-    """Fig. 2: MLP, MSE, minibatch SGD on a real data set; every epoch the exact noise strength
-    𝒩 = (1/N) Σ_μ |∇ℓ_μ|² − |∇L|² and the loss L. All seeds train as one batched ensemble."""
-    from paperclaims.data import load
-
-    p = step.params
-    data = load(
-        p["dataset"], seed=p["cell_seed"] % 2**32, n_train=p["n_train"]
-    )  # from the base seed
-    x = torch.as_tensor(data.x_train, dtype=DTYPE, device=step.device)
-    y = torch.nn.functional.one_hot(torch.as_tensor(data.y_train), data.n_classes)
-    y = y.to(device=step.device, dtype=DTYPE)
-    n = len(x)
-    seeds = member_seeds(p["cell_seed"], p["n_seeds"])
-    model = EnsembleMLP(
-        [x.shape[1], *p["hidden"], data.n_classes],
-        seeds,
-        "relu",
-        init="uniform",
-        dtype=DTYPE,
-        device=step.device,
-    )
-    opt = torch.optim.SGD(model.parameters(), lr=p["lr"])
-    gen = generator(derive_seed(p["cell_seed"], "batches"))
-    members = len(seeds)
-    noise, loss = [], []
-    checkpoint, first = step.checkpoint(), 0
-    if (state := checkpoint.load()) is not None:  # a killed job resumes where it was
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        noise = [t.to(x.device) for t in state["noise"]]  # checkpoints are read onto the CPU
-        loss = [t.to(x.device) for t in state["loss"]]
-        first = state["step"] + 1
-    progress = Progress("train_noise", p["epochs"], unit="epoch", start=first)
-    for epoch in range(first, p["epochs"] + 1):
-        n_e, l_e = noise_strength(model, x, y)
-        noise.append(n_e)
-        loss.append(l_e)
-        if epoch == p["epochs"]:
-            break
-        # minibatch order drawn on the CPU: the same epochs on every device
-        order = torch.argsort(torch.rand(members, n, generator=gen), dim=1).to(x.device)
-        for start in range(0, n - p["batch"] + 1, p["batch"]):
-            idx = order[:, start : start + p["batch"]]
-            opt.zero_grad(set_to_none=True)
-            per_member = ((model(x[idx]) - y[idx]) ** 2).sum(-1).mean(-1) / 2
-            per_member.sum().backward()
-            opt.step()
-        progress.update(epoch + 1)  # the loop's epoch e measures, then trains epoch e + 1
-        checkpoint.maybe_save(
-            epoch,
-            lambda: {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "generator": gen.get_state(),
-                "noise": noise,
-                "loss": loss,
-            },
-        )
-    progress.finish()
-    ds = xr.Dataset(
-        {
-            "noise": (("seed", "epoch"), torch.stack(noise, 1).cpu().numpy(), {"long_name": "𝒩"}),
-            "loss": (("seed", "epoch"), torch.stack(loss, 1).cpu().numpy(), {"units": "MSE/2"}),
-        },
-        coords={"seed": np.arange(members), "epoch": np.arange(p["epochs"] + 1)},
-        attrs={"dataset": data.name, "n_train": n},
-    )
-    step.write(ds, step.output[0])
-
-
-def noise_strength(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor):
-    """Exact 𝒩 and L per member, from per-sample gradients of every layer.
-
-    In an MLP, sample μ's gradient for layer l is δ_l,μ a_(l−1),μᵀ (weights) and δ_l,μ (bias),
-    so |∇ℓ_μ|² = Σ_l |δ_l,μ|² (|a_(l−1),μ|² + 1) exactly; δ comes from one backward pass
-    of the summed loss (each pre-activation of sample μ only feeds ℓ_μ)."""
-    h = x.expand(model.n_members, *x.shape)
-    inputs, pre = [], []
-    last = len(model.weights) - 1
-    for i, (w, b) in enumerate(zip(model.weights, model.biases)):
-        inputs.append(h.detach())
-        z = torch.baddbmm(b, h, w)
-        z.retain_grad()
-        pre.append(z)
-        h = torch.relu(z) if i < last else z
-    per_sample = ((h - y) ** 2).sum(-1) / 2  # ℓ_μ, (members, N)
-    model.zero_grad(set_to_none=True)
-    per_sample.sum().backward()
-    n = x.shape[0]
-    sample_sq = torch.zeros_like(per_sample)
-    full_sq = torch.zeros(model.n_members, dtype=x.dtype, device=x.device)
-    for a, z in zip(inputs, pre):
-        delta = z.grad  # (members, N, out): ∂ℓ_μ/∂z_μ
-        sample_sq += (delta**2).sum(-1) * ((a**2).sum(-1) + 1)
-        full_sq += (torch.bmm(a.transpose(1, 2), delta) ** 2).sum((1, 2)) / n**2
-        full_sq += (delta.sum(1) ** 2).sum(-1) / n**2
-    model.zero_grad(set_to_none=True)
-    return (sample_sq.mean(1) - full_sq).detach(), per_sample.mean(1).detach()
 
 
 # ---------------------------------------------------------------- measure

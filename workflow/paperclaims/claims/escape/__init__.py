@@ -1,0 +1,1 @@
+"""Claim `escape`: see claim.py (registry entry), train.py and analysis.py."""

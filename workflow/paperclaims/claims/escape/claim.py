@@ -1,0 +1,221 @@
+"""Registry entry of claim `escape`: its steps, the parameters each reads, and its figures.
+
+SGD's noise ∝ loss gives a power-law stationary law P ∝ L^(−φ) and escape times set by the loss
+ratio. Simulate (one job per sweep cell, all chains of a cell as one float64 tensor): the stationary
+law per (η, B), the first passage per d, the ratio test per (process, σ_y), and the noise ∝ loss
+MLP (one job). Torch-free: the Snakefile imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paperclaims.config import some_value
+from paperclaims.registry import (
+    OMIT,
+    Claim,
+    Step,
+    Sweep,
+    TrainStep,
+    computed,
+    key,
+    seed,
+    whole_config,
+    wildcard,
+)
+
+
+def first_passage_c(config: dict) -> dict[str, list[float]]:
+    """{'1': [1.2, …], …}: the thresholds c of each first-passage cell, by its d (as in file names)."""
+    return {str(cell["dim"]): cell["c"] for cell in config["first_passage"]["cells"]}
+
+
+# The ratio cells' thresholds, by process: c for SGD, ΔL and the reference loss for Langevin; a
+# process's cells do not take the other's keys.
+RATIO_THRESHOLDS = {
+    "sgd": {"c": "c"},
+    "langevin": {
+        "delta_loss": "langevin_delta_loss",
+        "langevin_reference_loss": "langevin_reference_loss",
+    },
+}
+
+
+def _ratio_threshold(name: str):
+    def value(config: dict, wildcards: dict):
+        keys = RATIO_THRESHOLDS[wildcards["process"]]
+        return config["ratio"][keys[name]] if name in keys else OMIT
+
+    return value
+
+
+@dataclass(frozen=True)
+class StationaryParams:
+    lr: float = wildcard()
+    batch: int = wildcard()
+    cell_seed: int = seed("stationary", "{lr}", "{batch}")
+    n_data: int
+    label_noise: float
+    chains: int
+    burn_in: int
+    n_samples: int
+    thin: int
+
+
+@dataclass(frozen=True)
+class FirstPassageParams:
+    process: str = computed(lambda c, wc: "sgd")
+    dim: int = wildcard()
+    c: list = computed(lambda c, wc: first_passage_c(c)[wc["dim"]], reads=("first_passage.cells",))
+    cell_seed: int = seed("first_passage", "{dim}")
+    label_noise: float
+    chains: int
+    max_steps: int
+    # shared with the ratio cells and the measure step
+    lr: float
+    batch: int
+    n_data: int
+
+
+@dataclass(frozen=True)
+class RatioParams:
+    process: str = wildcard()
+    dim: int
+    label_noise: float = computed(lambda c, wc: float(wc["noise"]))
+    cell_seed: int = seed("ratio", "{process}", "{noise}")
+    # one data set for every ratio cell: labels σ y₀ on the same inputs
+    data_seed: int = seed("ratio", "data")
+    c: list = computed(_ratio_threshold("c"), reads=("ratio.c",))
+    delta_loss: list = computed(
+        _ratio_threshold("delta_loss"), reads=("ratio.langevin_delta_loss",)
+    )
+    langevin_reference_loss: float = computed(
+        _ratio_threshold("langevin_reference_loss"), reads=("ratio.langevin_reference_loss",)
+    )
+    chains: int
+    max_steps: int
+    # the first-passage settings the ratio cells share with Fig. 3b
+    lr: float = key("first_passage.lr")
+    batch: int = key("first_passage.batch")
+    n_data: int = key("first_passage.n_data")
+
+
+@dataclass(frozen=True)
+class NoiseParams:
+    cell_seed: int = seed("noise")
+    dataset: str
+    n_train: int
+    hidden: list
+    lr: float
+    batch: int
+    epochs: int
+    n_seeds: int
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    lr: float = key("first_passage.lr")
+    batch: int = key("first_passage.batch")
+    n_data: int = key("first_passage.n_data")
+    late_fraction: float = key("noise.late_fraction")
+
+
+@dataclass(frozen=True)
+class VerdictParams:
+    phi_check_max_lr: float = key("stationary.phi_check_max_lr")
+    collapse_tolerance: float = key("ratio.collapse_tolerance")
+    config: dict = whole_config()
+
+
+CLAIM = Claim(
+    name="escape",
+    paper="Mori, Ziyin, Liu, Ueda: Power-Law Escape Rate of SGD (ICML 2022)",
+    train=(
+        TrainStep(
+            name="simulate_stationary",
+            function="train:simulate_stationary",
+            output="runs/stationary/lr{lr}_B{batch}.nc",
+            params=StationaryParams,
+            section="stationary",
+            sweep=(
+                Sweep(
+                    "lr",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{lr:g}" for lr in c["stationary"]["lr"]],
+                    reads=("stationary.lr",),
+                ),
+                Sweep(
+                    "batch",
+                    "[0-9]+",
+                    lambda c: c["stationary"]["batch"],
+                    reads=("stationary.batch",),
+                ),
+            ),
+            measured_as="stationary",
+        ),
+        TrainStep(
+            name="simulate_first_passage",
+            function="train:simulate_first_passage",
+            output="runs/first_passage/d{dim}.nc",
+            params=FirstPassageParams,
+            section="first_passage",
+            sweep=(
+                Sweep(
+                    "dim",
+                    "[0-9]+",
+                    lambda c: list(first_passage_c(c)),
+                    reads=("first_passage.cells",),
+                ),
+            ),
+            measured_as="first_passage",
+            runtime=60,
+        ),
+        TrainStep(
+            name="simulate_ratio",
+            function="train:simulate_first_passage",
+            output="runs/ratio/{process}_noise{noise}.nc",
+            params=RatioParams,
+            section="ratio",
+            sweep=(
+                Sweep("process", "sgd|langevin", lambda c: ["sgd", "langevin"]),
+                Sweep(
+                    "noise",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{s:g}" for s in c["ratio"]["label_noise"]],
+                    reads=("ratio.label_noise",),
+                ),
+            ),
+            measured_as="ratio",
+            runtime=60,
+        ),
+        TrainStep(
+            name="train_noise",
+            function="train:train_noise",
+            output="runs/noise.nc",
+            params=NoiseParams,
+            section="noise",
+            measured_as="noise",
+            mem_mb=2000,
+            runtime=60,
+        ),
+    ),
+    measure=Step("analysis:measure", MeasureParams),
+    verdict=Step("analysis:verdict", VerdictParams),
+    figures=(
+        "phi_vs_batch",
+        "stationary_tails",
+        "first_passage",
+        "ratio_not_difference",
+        "noise_vs_loss",
+    ),
+    required_cells=(
+        # the φ check reads the stationary cells with η ≤ phi_check_max_lr
+        (
+            "escape.stationary.lr",
+            some_value(
+                "≤ escape.stationary.phi_check_max_lr",
+                lambda lr, c: lr <= c["escape"]["stationary"]["phi_check_max_lr"],
+            ),
+        ),
+    ),
+)
