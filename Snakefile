@@ -8,14 +8,6 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/report.smk"
-
-
-for old_style in ["periodic", "locality", "phases", "escape"]:  # TRANSITION
-    if (ROOT / "workflow" / "rules" / f"{old_style}.smk").exists():
-
-        include: f"workflow/rules/{old_style}.smk"
-
-
 include: "workflow/rules/robustness.smk"
 
 

@@ -172,7 +172,7 @@ def _run_job(tmp_path, claim, function, params, device, name):
     out, log_file = tmp_path / f"{name}.nc", tmp_path / "logs" / f"{name}.log"
     smk = SimpleNamespace(
         params={
-            "step": f"paperclaims.claims.{claim}:{function}",
+            "step": f"paperclaims.claims.{claim}.train:{function}",
             "args": dict(params),
             "run": {"claim": claim, "seed": 0, "device": device},
         },

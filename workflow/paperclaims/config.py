@@ -165,15 +165,7 @@ def _with_registered_claims(schema: dict) -> dict:
     from paperclaims.registry import claims
 
     registered = claims()
-    transition = sorted(
-        p.name.split(".")[0]
-        for p in Path(__file__).parent.parent.joinpath("schemas").glob("*.schema.yaml")
-        if p.name.split(".")[0] not in registered
-        and p.name.split(".")[0] not in ("config", "verdict")
-    )  # TRANSITION
-    schema["properties"]["claims"]["items"]["enum"] = list(registered) + transition
-    for name in transition:
-        schema["properties"][name] = {"$ref": f"{name}.schema.yaml", "default": {}}
+    schema["properties"]["claims"]["items"]["enum"] = list(registered)
     for name in registered:
         schema["properties"][name] = {"$ref": f"{name}.schema.yaml", "default": {}}
     return registered

@@ -59,41 +59,6 @@ def figure_outputs(claim, names):
     return pngs + [f"figures/{claim}/{name}.pdf" for name in names]
 
 
-CLAIM_TARGETS = {}  # TRANSITION
-
-
-def claim_code_hash(claim, *shared):  # TRANSITION
-    from paperclaims.config import code_hash
-
-    files = [ROOT / "workflow/paperclaims/claims" / f"{claim}.py"]
-    files += [
-        ROOT / "workflow/paperclaims" / n
-        for n in ["seeds.py", "nets.py", "cells.py", *shared]
-    ]
-    return code_hash(*files)
-
-
-def cell_seed(claim, *keys):  # TRANSITION
-    from paperclaims.seeds import derive_seed
-
-    return derive_seed(config["seed"], claim, *keys)
-
-
-def cell_args(claim, section, shared_keys, **cell):  # TRANSITION
-    seed = cell_seed(claim, *cell.values())
-    return {**cell, "cell_seed": seed, **{key: section[key] for key in shared_keys}}
-
-
-VERDICT_CODE = step_hash("paperclaims.verdict:x")  # TRANSITION
-
-
-def claim_outputs_old(claim, names):  # TRANSITION
-    files = [
-        f"figures/{claim}/{name}.{ext}" for name in names for ext in ("png", "pdf")
-    ]
-    return files + [f"results/{claim}/{claim}.ipynb", f"results/{claim}/{claim}.html"]
-
-
 def claim_outputs(claim):
     """Final files of a claim (figures, executed notebook and its HTML rendering)."""
     files = [
@@ -112,5 +77,5 @@ def verdict_files():
 def all_targets(wildcards):
     files = ["figures/claims.md", "results/claims.html", "figures/checks.png"]
     for name in config["claims"]:
-        files += claim_outputs(CLAIMS[name]) if name in CLAIMS else CLAIM_TARGETS[name]
+        files += claim_outputs(CLAIMS[name])
     return files

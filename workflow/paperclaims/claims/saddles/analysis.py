@@ -771,7 +771,7 @@ def verdict(step) -> None:
         reconstruction=RECONSTRUCTION,
         notes=[
             "Thresholds are ours (shared/claims/saddles.md), fixed before the runs: THRESHOLDS in "
-            "paperclaims/claims/saddles.py, each with its source (threshold.source).",
+            "paperclaims/claims/saddles/analysis.py, each with its source (threshold.source).",
             "Implementation checks (not in the verdict): theorem_sign and theorem_growth_rate are "
             "the law of large numbers for a sum of i.i.d. log|1 − λh|, theorem_l2_disagrees is "
             "Jensen's inequality, collapse_beyond_l2 holds identically for a > 0 (audit, "
