@@ -64,7 +64,7 @@ def test_gaussian_labels_are_signs_of_the_binary_rule():
 def test_target_names_round_trip():
     names = claim.target_names(["local", "global"], [2, 3])
     assert names == ["local_k2", "local_k3", "global_k2", "global_k3"]
-    assert [claim.parse_target(n) for n in names][-1] == ("global", 3)
+    assert [train.parse_target(n) for n in names][-1] == ("global", 3)
 
 
 # ---------------------------------------------------------------- analytic NTK

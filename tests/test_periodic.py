@@ -57,8 +57,8 @@ def test_fit_frequency_recovers_known_sinusoid():
 def test_activation_cells_expand_snake_frequencies():
     cells = claim.activation_cells(["relu", "snake"], [5.5, 10])
     assert cells == ["relu", "snake_a5.5", "snake_a10"]
-    assert claim.parse_activation("snake_a5.5") == ("snake", 5.5)
-    assert claim.parse_activation("tanh") == ("tanh", 1.0)
+    assert train.parse_activation("snake_a5.5") == ("snake", 5.5)
+    assert train.parse_activation("tanh") == ("tanh", 1.0)
 
 
 def test_training_inputs_lie_in_the_paper_range():

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from paperclaims.claims.locality.claim import parse_target
+from paperclaims.claims.locality.train import parse_target
 from paperclaims.fits import Estimate, bootstrap_batched
 from paperclaims.io import read_dataset
 from paperclaims.verdict import CLAIM_LEVEL, Check, Precondition, Threshold, write_verdict

@@ -23,20 +23,10 @@ from paperclaims.registry import (
     wildcard,
 )
 
-LABEL_TYPES = ("local", "global")
-
 
 # one target per (label type, k)
 def target_names(label_types: list[str], ks: list[int]) -> list[str]:
     return [f"{kind}_k{k}" for kind, k in itertools.product(label_types, ks)]
-
-
-def parse_target(name: str) -> tuple[str, int]:
-    """'global_k3' → ('global', 3)."""
-    kind, _, k = name.partition("_k")
-    if kind not in LABEL_TYPES or not k.isdigit():
-        raise ValueError(f"unknown target {name!r}; expected e.g. 'local_k2' or 'global_k3'")
-    return kind, int(k)
 
 
 def _targets(config: dict, wildcards: dict) -> list[str]:

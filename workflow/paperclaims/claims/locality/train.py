@@ -23,10 +23,22 @@ import numpy as np
 import torch
 import xarray as xr
 
-from paperclaims.claims.locality.claim import LABEL_TYPES, parse_target
 from paperclaims.nets import EnsembleMLP
 from paperclaims.progress import Progress
 from paperclaims.seeds import generator, member_seeds
+
+# Targets as claim.py names them (target_names), read back here: claim.py imports the registry,
+# which training must not hash.
+LABEL_TYPES = ("local", "global")
+
+
+def parse_target(name: str) -> tuple[str, int]:
+    """'global_k3' → ('global', 3)."""
+    kind, _, k = name.partition("_k")
+    if kind not in LABEL_TYPES or not k.isdigit():
+        raise ValueError(f"unknown target {name!r}; expected e.g. 'local_k2' or 'global_k3'")
+    return kind, int(k)
+
 
 SIGMA_W2 = 2.0  # ReLU He scaling: keeps Σ^h(x, x) constant through depth
 SIGMA_B2 = 0.0  # biases start at zero in the finite nets

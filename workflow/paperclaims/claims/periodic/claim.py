@@ -30,13 +30,6 @@ def activation_cells(activations: list[str], snake_a: list[float]) -> list[str]:
     return cells
 
 
-def parse_activation(cell: str) -> tuple[str, float]:
-    """'snake_a10' → ('snake', 10.0); 'relu' → ('relu', 1.0)."""
-    if cell.startswith("snake_a"):
-        return "snake", float(cell[len("snake_a") :])
-    return cell, 1.0
-
-
 def forecast_models(models: list[str], snake_a: float) -> list[str]:
     """One CO2 forecast cell per net; Snake's carries its a in its name (snake_a10)."""
     return [f"snake_a{snake_a:g}" if m == "snake" else m for m in models]

@@ -13,9 +13,18 @@ import numpy as np
 import torch
 import xarray as xr
 
-from paperclaims.claims.periodic.claim import parse_activation
 from paperclaims.nets import EnsembleMLP, train_full_batch
 from paperclaims.seeds import generator, member_seeds
+
+
+# The cell names of claim.py's sweep, read back (claim.py writes them; it imports the registry,
+# which training must not hash).
+def parse_activation(cell: str) -> tuple[str, float]:
+    """'snake_a10' → ('snake', 10.0); 'relu' → ('relu', 1.0)."""
+    if cell.startswith("snake_a"):
+        return "snake", float(cell[len("snake_a") :])
+    return cell, 1.0
+
 
 FREQUENCY = 15.0  # angular frequency of every target in the scaled input x = x_raw / 15
 

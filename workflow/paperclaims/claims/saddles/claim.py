@@ -18,11 +18,6 @@ def case_name(mean: float, sd: float) -> str:
     return f"mean{mean:g}_sd{sd:g}"
 
 
-def parse_case(name: str) -> tuple[float, float]:
-    mean, sd = name.removeprefix("mean").split("_sd")
-    return float(mean), float(sd)
-
-
 @dataclass(frozen=True)
 class MultiplierParams:
     case: str = wildcard()

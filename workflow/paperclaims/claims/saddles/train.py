@@ -10,9 +10,15 @@ import torch
 import xarray as xr
 
 from paperclaims.checkpoint import Checkpoint
-from paperclaims.claims.saddles.claim import parse_case
 from paperclaims.progress import Progress
 from paperclaims.seeds import generator
+
+
+# The cell names of claim.py's sweep, read back (claim.py writes them; it imports the registry,
+# which training must not hash).
+def parse_case(name: str) -> tuple[float, float]:
+    mean, sd = name.removeprefix("mean").split("_sd")
+    return float(mean), float(sd)
 
 
 def lr_grid(lr_min: float, lr_max: float, points: int) -> np.ndarray:
