@@ -42,7 +42,7 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> set[
     functions too: a lazy import still runs)."""
     found = set()
     package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(source)):
+    for node in _statements(ast.parse(source).body):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -57,6 +57,20 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> set[
     return {m for m in found if module_file(m) is not None}
 
 
+def _statements(body: list):
+    """Every statement, nested ones too (imports are statements: expressions need no visit)."""
+    for node in body:
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            yield from _statements(getattr(node, name, []) or [])
+
+
+@functools.cache
+def _imports_of(module: str) -> frozenset[str]:
+    path = module_file(module)
+    return frozenset(imported_modules(path.read_text(), module, path.name == "__init__.py"))
+
+
 @functools.cache
 def closure(module: str) -> tuple[Path, ...]:
     """Source files of ``module`` and of everything it imports from the package, transitively."""
@@ -69,7 +83,7 @@ def closure(module: str) -> tuple[Path, ...]:
             continue
         seen[name] = path
         todo += _parents(name)
-        todo += imported_modules(path.read_text(), name, path.name == "__init__.py")
+        todo += _imports_of(name)
     return tuple(sorted(set(seen.values())))
 
 
