@@ -142,7 +142,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         if name not in config.get("claims", []):
             continue
         for list_path, requirement in claim.required_cells:
-            have = _at(config, list_path)
+            have = at_path(config, list_path)
             if not any(requirement.holds(value, config) for value in have):
                 raise ConfigError(
                     f"config key '{list_path}' = {have!r} is invalid: must contain "
@@ -187,8 +187,8 @@ def value(wanted) -> Contains:
 def value_of(path: str) -> Contains:
     """The list must contain the value of another key (``path``, dotted)."""
     return Contains(
-        lambda config: f"{_at(config, path)!r} (the value of '{path}')",
-        lambda v, config: v == _at(config, path),
+        lambda config: f"{at_path(config, path)!r} (the value of '{path}')",
+        lambda v, config: v == at_path(config, path),
     )
 
 
@@ -196,8 +196,9 @@ def some_value(text: str, holds: Callable[[object, dict], bool]) -> Contains:
     return Contains(lambda _: f"a value {text}", holds)
 
 
-def _at(config: dict, path: str):
-    for key in path.split("."):
+def at_path(config: dict, path: str):
+    """The value at a dotted ``path`` ("" is the whole config)."""
+    for key in filter(None, path.split(".")):
         config = config[key]
     return config
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paperclaims.config import ConfigError
+from paperclaims.config import ConfigError, at_path
 from paperclaims.seeds import derive_seed
 
 PACKAGE = Path(__file__).resolve().parent
@@ -98,6 +98,14 @@ def whole_config():
 
 # ----------------------------------------------------------------------------------------------
 # Declarations
+
+
+@dataclass(frozen=True)
+class RecordedConfig:
+    """The params of a verdict that reads no key of its own: the claim config, recorded in
+    verdict.json."""
+
+    config: dict = whole_config()
 
 
 @dataclass(frozen=True)
@@ -202,15 +210,9 @@ def names() -> list[str]:
 # Step parameters, resolved and checked at parse time
 
 
-def _at(config: dict, path: str):
-    for part in filter(None, path.split(".")):
-        config = config[part]
-    return config
-
-
 def _has(config: dict, path: str) -> bool:
     try:
-        _at(config, path)
+        at_path(config, path)
     except (KeyError, TypeError):
         return False
     return True
@@ -260,7 +262,7 @@ def step_args(
                     f"does not exist (declare it in workflow/schemas/{claim.name}.schema.yaml, or "
                     f"drop the field from {params.__name__})"
                 )
-            args[f.name] = _at(claim_config, path)
+            args[f.name] = at_path(claim_config, path)
     return args
 
 

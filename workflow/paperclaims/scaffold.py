@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paperclaims.registry import Claim, Step, Sweep, TrainStep, seed, whole_config, wildcard
+from paperclaims.registry import Claim, RecordedConfig, Step, Sweep, TrainStep, seed, wildcard
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,6 @@ class MeasureParams:
     """Keys of `$name.measure` the measure step reads."""
 
     level: float
-
-
-@dataclass(frozen=True)
-class VerdictParams:
-    config: dict = whole_config()  # recorded in verdict.json
 
 
 CLAIM = Claim(
@@ -70,7 +65,7 @@ CLAIM = Claim(
         ),
     ),
     measure=Step("analysis:measure", MeasureParams, section="measure"),
-    verdict=Step("analysis:verdict", VerdictParams),
+    verdict=Step("analysis:verdict", RecordedConfig),
     figures=("main",),
 )
 '''

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from paperclaims.config import value
 from paperclaims.registry import (
     Claim,
+    RecordedConfig,
     Step,
     Sweep,
     TrainStep,
     computed,
     key,
     seed,
-    whole_config,
     wildcard,
 )
 
@@ -86,11 +86,6 @@ class MeasureParams:
     width: int = key("train.width")
 
 
-@dataclass(frozen=True)
-class VerdictParams:
-    config: dict = whole_config()
-
-
 N_TRAIN = Sweep("n_train", "[0-9]+", lambda c: c["n_train"], reads=("n_train",))
 
 CLAIM = Claim(
@@ -122,7 +117,7 @@ CLAIM = Claim(
         ),
     ),
     measure=Step("analysis:measure", MeasureParams, mem_mb=2000, runtime=10),
-    verdict=Step("analysis:verdict", VerdictParams),
+    verdict=Step("analysis:verdict", RecordedConfig),
     figures=("error_vs_depth", "fit_epochs"),
     # the verdict reads both label types (local_* and global_* checks)
     required_cells=(("locality.labels", value("local")), ("locality.labels", value("global"))),

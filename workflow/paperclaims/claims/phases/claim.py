@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from paperclaims.config import some_value, value
 from paperclaims.registry import (
     Claim,
+    RecordedConfig,
     Step,
     Sweep,
     TrainStep,
     computed,
     key,
     seed,
-    whole_config,
     wildcard,
 )
 
@@ -62,11 +62,6 @@ class MeasureParams:
     memorized: float
 
 
-@dataclass(frozen=True)
-class VerdictParams:
-    config: dict = whole_config()
-
-
 DATASETS = Sweep("dataset", "[a-z0-9]+", lambda c: c["datasets"], reads=("datasets",))
 
 CLAIM = Claim(
@@ -97,7 +92,7 @@ CLAIM = Claim(
         ),
     ),
     measure=Step("analysis:measure", MeasureParams, section="phase_rule", mem_mb=3000),
-    verdict=Step("analysis:verdict", VerdictParams),
+    verdict=Step("analysis:verdict", RecordedConfig),
     figures=("test_error", "order_parameters", "auroc", "cleaning", "clean_data"),
     # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
     required_cells=(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paperclaims.registry import Claim, Step, Sweep, TrainStep, seed, whole_config, wildcard
+from paperclaims.registry import Claim, RecordedConfig, Step, Sweep, TrainStep, seed, wildcard
 
 
 def case_name(mean: float, sd: float) -> str:
@@ -51,11 +51,6 @@ class MeasureParams:
     collapse_below: float
     diverge_above: float
     contour_points: int
-
-
-@dataclass(frozen=True)
-class VerdictParams:
-    config: dict = whole_config()
 
 
 CLAIM = Claim(
@@ -99,6 +94,6 @@ CLAIM = Claim(
         ),
     ),
     measure=Step("analysis:measure", MeasureParams, section="measure"),
-    verdict=Step("analysis:verdict", VerdictParams),
+    verdict=Step("analysis:verdict", RecordedConfig),
     figures=("multiplier_theorem", "phase_diagram", "collapse_trends"),
 )
