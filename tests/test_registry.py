@@ -84,7 +84,8 @@ TOY_CONFIG = {"run": {"sizes": [1, 2], "steps": 5}, "shared": {"lr": 0.1}, "bonu
 
 def test_step_args_are_exactly_the_declared_fields():
     claim = toy_claim()
-    args = step_args(claim, "simulate", CellParams, "run", TOY_CONFIG, 7, {"size": "2"}, ["size"])
+    step = claim.step("simulate")
+    args = step_args(claim, step, TOY_CONFIG, 7, {"size": "2"})
     assert args == {
         "size": 2,
         "cell_seed": derive_seed(7, "toy", "2"),
@@ -93,7 +94,7 @@ def test_step_args_are_exactly_the_declared_fields():
         "lr": 0.1,
         "bonus": 2.0,
     }
-    one = step_args(claim, "simulate", CellParams, "run", TOY_CONFIG, 7, {"size": "1"}, ["size"])
+    one = step_args(claim, step, TOY_CONFIG, 7, {"size": "1"})
     assert "bonus" not in one  # OMIT: that cell does not take the field
     check_claim_config(claim, TOY_CONFIG, 7)  # every key read: no error
 

@@ -135,6 +135,10 @@ class TrainStep:
     runtime: int = 30  # minutes, doubled on each retry (a killed job resumes from its checkpoint)
 
     @property
+    def label(self) -> str:
+        return self.name
+
+    @property
     def log(self) -> str:
         """Log and benchmark file name: the output's stem ("runs/theorem/{case}.nc" → "{case}")."""
         return Path(self.output).stem
@@ -149,6 +153,11 @@ class Step:
     section: str = ""
     mem_mb: int = 2000
     runtime: int = 20
+
+    @property
+    def label(self) -> str:
+        """'analysis:verdict' → 'verdict'."""
+        return self.function.partition(":")[2]
 
 
 @dataclass(frozen=True)
@@ -225,19 +234,18 @@ def _convert(value: str, kind) -> Any:
 
 def step_args(
     claim: Claim,
-    step_name: str,
-    params: type,
-    section: str,
+    step: TrainStep | Step,
     claim_config: dict,
     base_seed: int,
     wildcards: dict | None = None,
-    sweep_order: list[str] | None = None,
 ) -> dict:
-    """The parameters a step receives for one cell: exactly the fields of ``params``."""
+    """The parameters ``step`` receives for one cell: exactly the fields of ``step.params``."""
     wildcards = dict(wildcards or {})
-    where = f"claim '{claim.name}', step '{step_name}'"
+    where = f"claim '{claim.name}', step '{step.label}'"
+    sweep_order = [s.name for s in getattr(step, "sweep", ())]
+    section = step.section
     args = {}
-    for f in dataclasses.fields(params):
+    for f in dataclasses.fields(step.params):
         source = f.metadata.get(_SOURCE)
         if isinstance(source, _Wildcard):
             if f.name not in wildcards:
@@ -260,7 +268,7 @@ def step_args(
                 raise ConfigError(
                     f"{where}: parameter '{f.name}' reads config key '{claim.name}.{path}', which "
                     f"does not exist (declare it in workflow/schemas/{claim.name}.schema.yaml, or "
-                    f"drop the field from {params.__name__})"
+                    f"drop the field from {step.params.__name__})"
                 )
             args[f.name] = at_path(claim_config, path)
     return args
@@ -299,13 +307,10 @@ def check_claim_config(claim: Claim, claim_config: dict, base_seed: int) -> None
     """Resolve every step's parameters for every cell, and find config keys no step reads: both
     fail here, at parse time, naming the claim, the step and the key."""
     for step in claim.train:
-        order = [s.name for s in step.sweep]
         for cell in claim.cells(step, claim_config):
-            step_args(
-                claim, step.name, step.params, step.section, claim_config, base_seed, cell, order
-            )
-    for label, step in (("measure", claim.measure), ("verdict", claim.verdict)):
-        step_args(claim, label, step.params, step.section, claim_config, base_seed)
+            step_args(claim, step, claim_config, base_seed, cell)
+    for step in (claim.measure, claim.verdict):
+        step_args(claim, step, claim_config, base_seed)
     read = keys_read(claim)
     for path in _leaf_keys(claim_config):
         if not any(path == r or path.startswith(r + ".") for r in read):

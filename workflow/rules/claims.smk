@@ -4,21 +4,9 @@
 
 def train_params(claim, step):
     """A train rule's params for a cell: exactly the fields of the step's params dataclass."""
-    order = [s.name for s in step.sweep]
-
-    def args(wildcards):
-        return step_args(
-            claim,
-            step.name,
-            step.params,
-            step.section,
-            config[claim.name],
-            config["seed"],
-            dict(wildcards),
-            order,
-        )
-
-    return args
+    return lambda wildcards: step_args(
+        claim, step, config[claim.name], config["seed"], dict(wildcards)
+    )
 
 
 def train_memory(claim, step):
@@ -38,14 +26,7 @@ def measure_inputs(claim):
 
 
 def one_step_args(claim, step):
-    return step_args(
-        claim,
-        step.function,
-        step.params,
-        step.section,
-        config[claim.name],
-        config["seed"],
-    )
+    return step_args(claim, step, config[claim.name], config["seed"])
 
 
 for claim in CLAIMS.values():
