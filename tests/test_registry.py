@@ -182,3 +182,11 @@ def test_no_list_of_claim_names_is_hard_coded_outside_the_registry():
         if (groups := claim_name_groups(path.read_text(), names))
     }
     assert not offenders, offenders
+
+
+def test_the_registry_and_the_verdict_name_the_same_paper():
+    """The claims table heads each claim with its verdict's paper; the registry entry must agree."""
+    import importlib
+
+    for name, claim in claims().items():
+        assert importlib.import_module(f"{claim.package}.analysis").PAPER == claim.paper, name
