@@ -211,7 +211,10 @@ def simulate_phases(step) -> None:
         type_one_noise=p["type_one_noise"],
     )
     grads = saddle_gradients(
-        p["slope"], p["noise_max"], p["type_one_noise"], p["gradient_samples"],
+        p["slope"],
+        p["noise_max"],
+        p["type_one_noise"],
+        p["gradient_samples"],
         generator(p["cell_seed"] + 1),
     )
     dims = ("model", "lr", "noise", "chain")
@@ -223,7 +226,9 @@ def simulate_phases(step) -> None:
             "saddle_gradient": (
                 ("model", "sample", "param"),
                 torch.stack([grads["toy"], grads["control"]]).numpy(),
-                {"units": "per-sample gradient at the origin (u, w), by autograd, at σ = noise_max"},
+                {
+                    "units": "per-sample gradient at the origin (u, w), by autograd, at σ = noise_max"
+                },
             ),
         },
         coords={
@@ -279,7 +284,7 @@ def twolayer_lyapunov(lrs, noise, *, dim, batch, slope, chains, steps, gen) -> d
     total = torch.zeros(shape[:3], dtype=dtype, device=device)
     for _ in range(steps):
         x, y = twolayer_data(chains, batch, dim, slope, noise, gen, dtype, device)
-        grad = torch.func.grad(lambda th: twolayer_loss(th, x, y))
+        grad = torch.func.grad(lambda th, x=x, y=y: twolayer_loss(th, x, y))
         _, hvp = torch.func.jvp(grad, (origin,), (q,))
         q = q - lr * hvp
         norm = q.flatten(-2).norm(dim=-1)
@@ -339,7 +344,9 @@ def simulate_twolayer(step) -> None:
     # per-sample gradients at the origin (Type-II check), by autograd, at the largest σ
     gen = generator(p["cell_seed"] + 2)
     n, d = p["gradient_samples"], p["input_dim"]
-    x, y = twolayer_data(n, 1, d, p["slope"], torch.tensor([p["noise_max"]], dtype=dtype), gen, dtype, "cpu")
+    x, y = twolayer_data(
+        n, 1, d, p["slope"], torch.tensor([p["noise_max"]], dtype=dtype), gen, dtype, "cpu"
+    )
     zeta = torch.randn(n, 2 * d, generator=gen, dtype=dtype)
 
     def per_sample(c):
