@@ -469,7 +469,7 @@ def _gradient_stats(grad: xr.DataArray, prefix: str) -> dict:
 def _twolayer_part(run: xr.Dataset, collapse_below: float) -> xr.Dataset:
     """(C) Λ̂ per cell (mean over chains of the Hessian-product rate, its standard error) and each
     chain's collapse (max_i |u_i·w_i| < collapse_below) for the net and its Type-I control."""
-    rate = run["lyapunov_chain"]
+    rate = run["lyapunov_rate"]
     collapsed = run["max_abs_product"] < collapse_below  # inf / nan (diverged) count as escaped
     dims = ("twolayer_lr", "twolayer_noise")
     out = xr.Dataset(
@@ -745,7 +745,6 @@ def phase_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
     boot = CollapseBootstrap.of_phases(m)
     control = CollapseBootstrap.of_phases(m, "control_chain_phase")
     top = np.maximum(_cells(m, "lyapunov_saddle_plus"), _cells(m, "lyapunov_saddle_minus"))
-    theory = top < 0
     away = np.abs(top) >= BOUNDARY_MARGIN
     theory_collapse = top <= -BOUNDARY_MARGIN  # predicted to collapse, away from the boundary
     n_away = int(away.sum())

@@ -359,7 +359,7 @@ def simulate_twolayer(step) -> None:
 
     ds = xr.Dataset(
         {
-            "lyapunov_chain": (
+            "lyapunov_rate": (
                 ("lr", "noise", "lyapunov_chain"),
                 lyap["rate"].cpu().numpy(),
                 {"units": "nats per step (top exponent, one estimate per chain)"},
