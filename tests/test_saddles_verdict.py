@@ -146,6 +146,8 @@ GRADIENT_ATTRS = {
     for k, v in {
         "saddle_gradient_max_abs": 0.0,
         "control_gradient_rms": 0.1,
+        "control_mean_gradient_pvalue": 0.5,
+        "control_mean_gradient_max_t": 1.2,
         "control_mean_gradient_ratio": 0.03,
         "gradient_samples": 1000,
     }.items()
@@ -375,13 +377,19 @@ def test_twolayer_lyapunov_not_resolved_is_inconclusive(tmp_path):
 def test_a_saddle_that_is_not_type_two_fails_its_implementation_check(tmp_path):
     v = verdict_of(
         measured(
-            gradients={"phases_saddle_gradient_max_abs": 0.3, "twolayer_control_gradient_rms": 0.0}
+            gradients={
+                "phases_saddle_gradient_max_abs": 0.3,
+                "twolayer_control_gradient_rms": 0.0,
+                "phases_control_mean_gradient_pvalue": 1e-6,
+            }
         ),
         tmp_path,
     )
     got = outcomes(v)
     assert got["saddle_is_type_two[phases]"] == "contradicts"
     assert got["control_is_type_one[twolayer]"] == "contradicts"
+    assert got["control_mean_gradient_vanishes[phases]"] == "contradicts"
+    assert got["control_mean_gradient_vanishes[twolayer]"] == "supports"
     assert v["verdict"] == "reproduced"  # implementation checks never move the verdict
 
 
