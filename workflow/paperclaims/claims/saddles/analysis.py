@@ -55,6 +55,21 @@ BOOTSTRAP_DRAWS = 2000  # resamples of the chains for the phase-diagram checks' 
 # one that never collapses passes it); its number stays in collapse_grows_with_noise's details.
 MEAN_GRADIENT_ALPHA = 1e-3  # family-wise false-failure rate of control_mean_gradient_vanishes
 TYPE_ONE_NOISE = 0.1  # c above (ours): ≫ the 1e-3 fluctuation that |uw| < 1e-6 tolerates
+# Issue 14b, the two-layer grid (class B: with λ ∈ [0.01, 3], σ ∈ [0, 5] only 2 of 72 cells had
+# Λ̂ ≤ −0.05, too few to measure the agreement). Rule, stated before its survey was run, reading only
+# the prediction Λ̂ (the Hessian-product estimate of train.twolayer_lyapunov, no SGD): survey Λ̂ on
+# λ ∈ geomspace(0.01, 10, 31) × σ ∈ linspace(0, 20, 11) (16 chains, 1000 steps); keep lr_min = 0.01
+# (the spec's); lr_max = the smallest survey λ ≥ 2× the largest λ with a cell Λ̂ ≤ −0.05 (escape
+# cells flank the collapse band on both sides); noise_max = the largest σ of the survey with a cell
+# Λ̂ ≤ −0.05; lr_points and noise_points unchanged (12 × 6). The SGD grid is then fixed in
+# config/config.yaml; the outcome of SGD never enters the rule.
+TWOLAYER_GRID_RULE = (
+    "Two-layer (λ, σ) grid chosen from a survey of Λ̂ alone (no SGD), by a rule fixed before the "
+    "survey: λ from 0.01 to the smallest survey λ at least twice the largest λ with Λ̂ ≤ −0.05, σ "
+    "from 0 to the largest surveyed σ with Λ̂ ≤ −0.05 (survey λ ∈ [0.01, 10], σ ∈ [0, 20]); it "
+    "replaced λ ∈ [0.01, 3], σ ∈ [0, 5], where only 2 of 72 cells were predicted to collapse "
+    "(under-powered, class B)."
+)
 # Phase labels of the paper (shared/claims/saddles.md, facts recovered 2026-12-01).
 PAPER_PHASES = {
     "Ia": "probabilistically stable, correct (the minimum is not L2-stable)",
@@ -1074,6 +1089,7 @@ def verdict(step) -> None:
             "connected linear net f = Σ_j v_j·(w_j·x) with isotropic x ∈ R^d, d ≥ 2, has "
             "directions of w_j orthogonal to the minibatch's y·x that are not contracted, and its "
             "Λ̂ was > 0 on the whole grid in a scratch estimate: its origin does not attract SGD.",
+            TWOLAYER_GRID_RULE,
             "The paper's phases (cells dominated, over all batch × λ × σ): "
             + "; ".join(f"{k}: {census[k]}" for k in PAPER_PHASES)
             + f"; unsettled (not settled within the run): {census['unsettled']}.",
