@@ -70,6 +70,19 @@ TWOLAYER_GRID_RULE = (
     "replaced λ ∈ [0.01, 3], σ ∈ [0, 5], where only 2 of 72 cells were predicted to collapse "
     "(under-powered, class B)."
 )
+# Issue 14b, diagnosis of the predicted-collapse cells that do not collapse from N(0, 1) starts
+# (scratch run, the default grid, 128 chains, snapshots to 1.6·10⁵ steps; not part of the pipeline).
+DIAGNOSIS_14B = (
+    "Diagnosis (issue 14b, scratch run on the default grid to 1.6·10⁵ steps): in the predicted-"
+    "collapse cells away from the margin that do not collapse (5 at B = 1, 5 at B = 4, all at the "
+    "large-λ end of the collapse band), every chain that does not collapse diverges, and early "
+    "(median step 12–16, 90% by step 82, all by step 565); none is still shrinking or escapes "
+    "to a solution; the collapsed fraction is the same at 2.5·10³, 10⁴ and 1.6·10⁵ steps. "
+    "Divergent chains started farther out (mean u₀² + w₀² ≈ 2.2 vs ≈ 1.3), and divergence grows "
+    "with λ(u₀² + w₀²). Class A: the linearised theory (Λ± at the origin) is local; from O(1) "
+    "starts at large λ SGD diverges before it reaches the saddle's neighbourhood. More steps "
+    "cannot change it, so the run length was not changed."
+)
 # Phase labels of the paper (shared/claims/saddles.md, facts recovered 2026-12-01).
 PAPER_PHASES = {
     "Ia": "probabilistically stable, correct (the minimum is not L2-stable)",
@@ -774,6 +787,20 @@ def _control(check: Check, est: Estimate) -> Check:
     return check.with_control(CONTROL_NAME, CONTROL_TEXT, est.value, est.interval())
 
 
+def missed_collapse(m: xr.Dataset, predicted: np.ndarray) -> dict:
+    """Cells predicted to collapse (away from the margin) where most chains do not: how many, and
+    the mean fraction of their chains in each final phase (issue 14b's diagnosis)."""
+    fractions = m["phase_fraction"].transpose("batch", "lr", "noise", "phase").values
+    missed = predicted & (fractions[..., PHASES.index("collapse")] <= 0.5)
+    return {
+        "cells": int(missed.sum()),
+        "mean_chain_fraction": {
+            name: float(fractions[missed][:, k].mean()) if missed.any() else None
+            for k, name in enumerate(PHASES)
+        },
+    }
+
+
 def phase_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
     """(B) The phase diagram of f = u·w·x from u, w ~ N(0, init_scale²): (claim checks,
     implementation checks). Every statistic is a function of the collapsed-cell mask, with its
@@ -830,6 +857,7 @@ def phase_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
                         for k, b in enumerate(batches)
                     },
                     "theory_collapse_cells": n_theory,
+                    "predicted_collapse_not_collapsed": missed_collapse(m, theory_collapse),
                     "simulated_collapse_cells": int((boot.mask & away).sum()),
                     "control_collapsed_cells": int(control.mask.sum()),
                 },
@@ -1090,6 +1118,7 @@ def verdict(step) -> None:
             "directions of w_j orthogonal to the minibatch's y·x that are not contracted, and its "
             "Λ̂ was > 0 on the whole grid in a scratch estimate: its origin does not attract SGD.",
             TWOLAYER_GRID_RULE,
+            DIAGNOSIS_14B,
             "The paper's phases (cells dominated, over all batch × λ × σ): "
             + "; ".join(f"{k}: {census[k]}" for k in PAPER_PHASES)
             + f"; unsettled (not settled within the run): {census['unsettled']}.",
