@@ -468,7 +468,9 @@ def measure(step) -> None:
     fine = fine.rename({name: f"fine_{name}" for name in fine.data_vars}).rename(
         lr="fine_lr", noise="fine_noise"
     )
-    twolayer = _twolayer_part(read_dataset(step.input.twolayer), p["collapse_below"])
+    twolayer = _twolayer_part(
+        read_dataset(step.input.twolayer), p["collapse_below"], p["diverge_above"]
+    )
     gradients = _gradient_stats(runs[0]["saddle_gradient"], "phases")
     out = xr.merge([theorem, phases, fine, twolayer])
     out["lr"].attrs["units"] = "learning rate λ"
@@ -515,11 +517,13 @@ def mean_gradient_test(samples: np.ndarray, prefix: str) -> dict:
     }
 
 
-def _twolayer_part(run: xr.Dataset, collapse_below: float) -> xr.Dataset:
+def _twolayer_part(run: xr.Dataset, collapse_below: float, diverge_above: float) -> xr.Dataset:
     """(C) Λ̂ per cell (mean over chains of the Hessian-product rate, its standard error) and each
     chain's collapse (max_i |u_i·w_i| < collapse_below) for the net and its Type-I control."""
     rate = run["lyapunov_rate"]
     collapsed = run["max_abs_product"] < collapse_below  # inf / nan (diverged) count as escaped
+    product = run["max_abs_product"]
+    diverged = ~np.isfinite(product) | (product > diverge_above)
     dims = ("twolayer_lr", "twolayer_noise")
     out = xr.Dataset(
         {
@@ -537,6 +541,10 @@ def _twolayer_part(run: xr.Dataset, collapse_below: float) -> xr.Dataset:
             "twolayer_collapsed_chain": (
                 ("twolayer_model", *dims, "twolayer_chain"),
                 collapsed.values,
+            ),
+            "twolayer_diverged_chain": (
+                ("twolayer_model", *dims, "twolayer_chain"),
+                diverged.values,
             ),
         },
         coords={
@@ -1008,9 +1016,50 @@ def twolayer_checks(m: xr.Dataset) -> list[Check]:
             "largest_lyapunov_se": float(se.max()),
             "simulated_collapse_cells": int(boot.mask.sum()),
             "control_collapsed_cells": int(control.mask.sum()),
+            "predicted_collapse_not_collapsed": twolayer_missed(m, top),
         },
     )
     return [_control(check, control.estimate(statistic))]
+
+
+def twolayer_diagnosis(m: xr.Dataset) -> str:
+    """The verdict's note on the two-layer cells predicted to collapse that do not."""
+    top = m["twolayer_lyapunov"].transpose("twolayer_lr", "twolayer_noise").values
+    missed = twolayer_missed(m, top)
+    n_collapse = int((top <= -BOUNDARY_MARGIN).sum())
+    text = (
+        f"Two-layer net: {n_collapse} cells have Λ̂ ≤ −{BOUNDARY_MARGIN:g}; in {missed['cells']} "
+        "of them most chains do not collapse"
+    )
+    if missed["cells"] and missed["mean_diverged_fraction"] is not None:
+        text += (
+            f" (there, on average {missed['mean_collapsed_fraction']:.0%} of the chains collapse "
+            f"and {missed['mean_diverged_fraction']:.0%} diverge). Where the non-collapsing chains "
+            "diverge it is the toy's class A: the predicted-collapse band lies at large λ·σ, where "
+            "SGD from u_i, w_i ~ N(0, 1) diverges before it reaches the origin's neighbourhood"
+        )
+    return text + "."
+
+
+def twolayer_missed(m: xr.Dataset, top: np.ndarray) -> dict:
+    """Cells with Λ̂ ≤ −margin where most chains do not collapse: how many, and the mean fraction
+    of their chains that collapsed / diverged (issue 14b's diagnosis)."""
+    dims = ("twolayer_lr", "twolayer_noise", "twolayer_chain")
+    collapsed = m["twolayer_collapsed_chain"].sel(twolayer_model="type_two").transpose(*dims)
+    missed = (top <= -BOUNDARY_MARGIN) & (collapsed.values.mean(-1) <= 0.5)
+    out = {
+        "cells": int(missed.sum()),
+        "mean_collapsed_fraction": None,
+        "mean_diverged_fraction": None,
+    }
+    if missed.any():
+        out["mean_collapsed_fraction"] = float(collapsed.values.mean(-1)[missed].mean())
+        if "twolayer_diverged_chain" in m:
+            diverged = m["twolayer_diverged_chain"].sel(twolayer_model="type_two")
+            out["mean_diverged_fraction"] = float(
+                diverged.transpose(*dims).values.mean(-1)[missed].mean()
+            )
+    return out
 
 
 def gradient_checks(m: xr.Dataset) -> list[Check]:
@@ -1119,6 +1168,7 @@ def verdict(step) -> None:
             "Λ̂ was > 0 on the whole grid in a scratch estimate: its origin does not attract SGD.",
             TWOLAYER_GRID_RULE,
             DIAGNOSIS_14B,
+            twolayer_diagnosis(m),
             "The paper's phases (cells dominated, over all batch × λ × σ): "
             + "; ".join(f"{k}: {census[k]}" for k in PAPER_PHASES)
             + f"; unsettled (not settled within the run): {census['unsettled']}.",
