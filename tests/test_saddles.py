@@ -186,11 +186,20 @@ def test_simulate_phases_noiseless_learns_slope(tmp_path):
         init_scale=0.01,
         window=0.1,
         cell_seed=3,
+        type_one_noise=0.1,
+        gradient_samples=20,
     )
     train.simulate_phases(_step(tmp_path, params, "p.nc"))
     ds = xr.open_dataset(tmp_path / "p.nc").load()
-    np.testing.assert_allclose(ds["uw"].values, 0.5, rtol=1e-6)
-    assert dict(ds.sizes) == {"lr": 2, "noise": 2, "chain": 8}
+    np.testing.assert_allclose(ds["uw"].sel(model="type_two").values, 0.5, rtol=1e-6)
+    assert {k: ds.sizes[k] for k in ("model", "lr", "noise", "chain")} == {
+        "model": 2,
+        "lr": 2,
+        "noise": 2,
+        "chain": 8,
+    }
+    assert np.abs(ds["saddle_gradient"].sel(model="type_two")).max() == 0  # Type II
+    assert np.abs(ds["saddle_gradient"].sel(model="type_one_control")).max() > 0  # Type I
 
 
 def test_simulate_phases_collapses_where_theory_says(tmp_path):
@@ -216,10 +225,14 @@ def test_simulate_phases_collapses_where_theory_says(tmp_path):
         init_scale=0.01,
         window=0.1,
         cell_seed=5,
+        type_one_noise=0.1,
+        gradient_samples=20,
     )
     train.simulate_phases(_step(tmp_path, params, "c.nc"))
-    uw = xr.open_dataset(tmp_path / "c.nc")["uw"].sel(noise=sigma).values
-    assert np.mean(np.abs(uw) < 1e-6) > 0.8
+    uw = xr.open_dataset(tmp_path / "c.nc")["uw"].sel(noise=sigma)
+    assert np.mean(np.abs(uw.sel(model="type_two").values) < 1e-6) > 0.8
+    # the Type-I control, same starts and draws, never reaches the saddle
+    assert np.mean(np.abs(uw.sel(model="type_one_control").values) < 1e-6) == 0
 
 
 def test_phase_chains_resume_from_checkpoint_identically(tmp_path, caplog, device):
@@ -248,3 +261,20 @@ def test_phase_chains_resume_from_checkpoint_identically(tmp_path, caplog, devic
     assert "resuming from checkpoint" in caplog.text and "at step 30" in caplog.text
     for key in ("uw", "window_mean_uw", "window_negative_fraction"):
         torch.testing.assert_close(clean[key], resumed[key], rtol=0, atol=0, equal_nan=True)
+
+
+def test_mean_gradient_test_calibrated_and_powered():
+    """control_mean_gradient_vanishes: under a zero mean the Bonferroni p-value falls below 1e-3
+    rarely, whatever k (it is not the ≈ 0.07 max|mean|/rms of chance at n = 1000, k = 8); a mean
+    of 0.2 sd per coordinate is caught."""
+    rng = np.random.default_rng(0)
+    key = "x_control_mean_gradient_pvalue"
+    for k in (2, 8):
+        null = [
+            analysis.mean_gradient_test(0.1 * rng.standard_normal((1000, k)), "x")[key]
+            for _ in range(300)
+        ]
+        assert np.mean(np.array(null) < analysis.MEAN_GRADIENT_ALPHA) <= 0.01
+        assert np.mean(np.array(null) < 0.05) == pytest.approx(0.05, abs=0.04)
+        biased = 0.1 * (rng.standard_normal((1000, k)) + 0.2)
+        assert analysis.mean_gradient_test(biased, "x")[key] < analysis.MEAN_GRADIENT_ALPHA

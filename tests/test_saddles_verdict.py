@@ -28,15 +28,28 @@ WINDOWS = {
     16: [[], [], [], [5], [4, 5, 6]],
 }
 GROWS = [f"collapse_grows_with_noise[B={b}]" for b in WINDOWS]
-MONOTONE = [f"collapse_monotone_in_noise[B={b}]" for b in WINDOWS]
-CLAIM_CHECKS = ["phase_collapse_agreement", *GROWS, *MONOTONE, "collapse_shrinks_with_batch"]
+CLAIM_CHECKS = [
+    "phase_collapse_agreement",
+    *GROWS,
+    "collapse_shrinks_with_batch",
+    "twolayer_collapse_agreement",
+]
+GRADIENT = [
+    f"{name}[{part}]"
+    for part in ("phases", "twolayer")
+    for name in ("saddle_is_type_two", "control_is_type_one", "control_mean_gradient_vanishes")
+]
 IMPLEMENTATION = [
     "theorem_sign",
     "theorem_growth_rate",
     "theorem_l2_disagrees",
     "collapse_beyond_l2",
+    *GRADIENT,
 ]
-PARAMS = {"config": {"phases": {"init_scale": 0.01, "batch_sizes": list(WINDOWS)}}}
+PARAMS = {"config": {"phases": {"init_scale": 1.0, "batch_sizes": list(WINDOWS)}}}
+# (C) two-layer net: Λ̂ on a 6 × 4 (λ, σ) grid, negative on a 2 × 2 block
+TWOLAYER_TOP = np.full((6, 4), 0.1)
+TWOLAYER_TOP[2:4, 2:4] = -0.1
 
 
 def theory(windows) -> np.ndarray:
@@ -100,12 +113,68 @@ def theorem_part(*, steps=1000, fitted_error=0.01, flip_sign=False, l2_stable=Fa
     )
 
 
-def measured(windows=None, *, chains=20, phase=None, **theorem) -> xr.Dataset:
-    """A measured.nc as ``analysis.measure`` writes it. Defaults: the claim holds."""
+def twolayer_part(top, chains, simulated=None, control=None, se=1e-3) -> xr.Dataset:
+    """(C): every chain collapses where ``simulated`` (default: Λ̂ ≤ −margin) says, but chain 0
+    (of ten or more); the control never collapses unless ``control`` says where."""
+    predicted = top <= -analysis.BOUNDARY_MARGIN if simulated is None else simulated
+    net = predicted[..., None].repeat(chains, axis=-1)
+    if chains >= 10:
+        net[..., 0] = ~predicted
+    ctl = np.zeros_like(net) if control is None else control[..., None].repeat(chains, axis=-1)
+    dims = ("twolayer_lr", "twolayer_noise")
+    return xr.Dataset(
+        {
+            "twolayer_lyapunov": (dims, top),
+            "twolayer_lyapunov_se": (dims, np.full(top.shape, se)),
+            "twolayer_collapsed_chain": (
+                ("twolayer_model", *dims, "twolayer_chain"),
+                np.stack([net, ctl]),
+            ),
+        },
+        coords={
+            "twolayer_model": ["type_two", "type_one_control"],
+            "twolayer_lr": train.lr_grid(0.01, 3, top.shape[0]),
+            "twolayer_noise": np.linspace(0, 5, top.shape[1]),
+            "twolayer_chain": np.arange(chains),
+        },
+    )
+
+
+GRADIENT_ATTRS = {
+    f"{part}_{k}": v
+    for part in ("phases", "twolayer")
+    for k, v in {
+        "saddle_gradient_max_abs": 0.0,
+        "control_gradient_rms": 0.1,
+        "control_mean_gradient_pvalue": 0.5,
+        "control_mean_gradient_max_t": 1.2,
+        "control_mean_gradient_ratio": 0.03,
+        "gradient_samples": 1000,
+    }.items()
+}
+
+
+def measured(
+    windows=None,
+    *,
+    chains=20,
+    phase=None,
+    control_phase=None,
+    twolayer_top=TWOLAYER_TOP,
+    twolayer_simulated=None,
+    twolayer_control=None,
+    twolayer_se=1e-3,
+    gradients=None,
+    **theorem,
+) -> xr.Dataset:
+    """A measured.nc as ``analysis.measure`` writes it. Defaults: the claim holds, and the Type-I
+    control never collapses."""
     windows = WINDOWS if windows is None else windows
     batches = list(windows)
     top = theory(windows)
     phase = chain_phases(top, chains) if phase is None else phase
+    if control_phase is None:
+        control_phase = np.full(phase.shape, CORRECT, dtype=np.int8)
     fraction = np.stack([(phase == k).mean(axis=-1) for k in range(len(analysis.PHASES))], axis=-1)
     lr = train.lr_grid(0.01, 3, N_LR)
     noise = np.linspace(0, 5, N_NOISE)
@@ -128,6 +197,7 @@ def measured(windows=None, *, chains=20, phase=None, **theorem) -> xr.Dataset:
             ),
             "median_abs_uw": (cell, np.where(top < 0, 1e-9, 0.25)),
             "chain_phase": ((*cell, "chain"), phase, {"units": "index into the phase coordinate"}),
+            "control_chain_phase": ((*cell, "chain"), control_phase),
             **grid,
             **fine,
         },
@@ -141,9 +211,21 @@ def measured(windows=None, *, chains=20, phase=None, **theorem) -> xr.Dataset:
             "fine_noise": noise,
         },
     )
-    out = xr.merge([theorem_part(**theorem), phases])
+    twolayer = twolayer_part(
+        twolayer_top, chains, twolayer_simulated, twolayer_control, twolayer_se
+    )
+    out = xr.merge([theorem_part(**theorem), phases, twolayer])
     out.attrs.update(
-        {"slope": 0.25, "collapse_below": 1e-6, "diverge_above": 1e6, "theorem_steps": 1000}
+        {
+            "slope": 0.25,
+            "collapse_below": 1e-6,
+            "diverge_above": 1e6,
+            "theorem_steps": 1000,
+            "init_scale": 1.0,
+            "twolayer_input_dim": 4,
+            **GRADIENT_ATTRS,
+            **(gradients or {}),
+        }
     )
     return out
 
@@ -160,8 +242,9 @@ def test_claim_holds(tmp_path):
     v = verdict_of(measured(), tmp_path)
     assert [c["id"] for c in v["checks"]] == [
         "phase_collapse_agreement",
-        *[i for pair in zip(GROWS, MONOTONE) for i in pair],
+        *GROWS,
         "collapse_shrinks_with_batch",
+        "twolayer_collapse_agreement",
     ]
     assert [c["id"] for c in v["implementation_checks"]] == IMPLEMENTATION
     assert outcomes(v) == {i: "supports" for i in CLAIM_CHECKS + IMPLEMENTATION}
@@ -169,22 +252,35 @@ def test_claim_holds(tmp_path):
     checks = by_id(v)
     headline = checks["phase_collapse_agreement"]
     assert headline["headline"] and headline["measured"] == 1.0
-    assert headline["details"]["agreement_all_cells"] < 1  # the near-boundary cells disagree
+    # the near-boundary cells disagree, reported apart
+    assert headline["details"]["agreement_near_boundary"] == 0.0
+    assert headline["details"]["cells_near_boundary"] == 9
     assert headline["details"]["cells_away_from_boundary"] == 120 - 9
     assert headline["precondition"]["held"]
-    assert [c["id"] for c in v["checks"] if c["headline"]] == ["phase_collapse_agreement"]
+    assert [c["id"] for c in v["checks"] if c["headline"]] == [
+        "phase_collapse_agreement",
+        "twolayer_collapse_agreement",
+    ]
     # Values are the designed windows: B = 1 gains 5 of 8 λ cells, never loses one, and the
     # collapsed share of the grid falls 12 → 7 → 4 of 40 cells.
     assert checks["collapse_grows_with_noise[B=1]"]["measured"] == pytest.approx(5 / 8)
-    assert checks["collapse_monotone_in_noise[B=1]"]["measured"] == 0.0
+    assert (
+        checks["collapse_grows_with_noise[B=1]"]["details"][
+            "largest_drop_between_neighbouring_noise_in_lr_cells"
+        ]
+        == 0.0
+    )
     assert checks["collapse_shrinks_with_batch"]["measured"] == pytest.approx(-3 / 40)
     for c in v["checks"]:
-        assert c["control"] is None and not c["uninformative"]  # controls: the per-claim issue
+        # the Type-I control never collapses: every check comes out the other way
+        assert c["control"]["name"] == "Type-I control"
+        assert c["control"]["outcome"] == "contradicts" and not c["uninformative"]
         assert "bootstrap over chains" in c["interval_method"]
         assert c["threshold"] == analysis.THRESHOLDS[c["id"].split("[")[0]].to_dict()
         assert c["threshold"]["source"]
+    assert checks["phase_collapse_agreement"]["control"]["measured"] == 0.5  # escapes only
     for c in v["implementation_checks"]:
-        assert c["threshold"] == analysis.THRESHOLDS[c["id"]].to_dict()
+        assert c["threshold"] == analysis.THRESHOLDS[c["id"].split("[")[0]].to_dict()
     assert checks["theorem_sign"]["details"]["resolved_cells"] == 10  # |Λ|·T > 10
     assert checks["theorem_l2_disagrees"]["measured"] == 3
 
@@ -200,8 +296,6 @@ def test_claim_contradicted(tmp_path):
     assert by_id(v)["phase_collapse_agreement"]["interval"][1] < 0.9
     for b in WINDOWS:
         assert got[f"collapse_grows_with_noise[B={b}]"] == "contradicts"
-        assert got[f"collapse_monotone_in_noise[B={b}]"] == "contradicts"
-        assert by_id(v)[f"collapse_monotone_in_noise[B={b}]"]["measured"] == 2.0
     # the per-batch totals are unchanged by reversing σ: that trend still holds
     assert got["collapse_shrinks_with_batch"] == "supports"
     assert v["verdict"] == "not reproduced"
@@ -223,8 +317,6 @@ def test_under_powered_three_chains(tmp_path):
     for b in WINDOWS:
         assert checks[f"collapse_grows_with_noise[B={b}]"]["measured"] > 0
         assert got[f"collapse_grows_with_noise[B={b}]"] == "inconclusive"
-        # no resample makes the collapsed region drop with σ: wholly inside ≤ 1 cell
-        assert got[f"collapse_monotone_in_noise[B={b}]"] == "supports"
     assert checks["collapse_shrinks_with_batch"]["measured"] < 0
     assert got["collapse_shrinks_with_batch"] == "inconclusive"
     assert v["verdict"] == "partly reproduced"
@@ -234,22 +326,82 @@ def test_one_chain_has_no_interval(tmp_path):
     v = verdict_of(measured(chains=1), tmp_path)
     assert outcomes(v) == {
         **{i: "inconclusive" for i in CLAIM_CHECKS + ["collapse_beyond_l2"]},
-        "theorem_sign": "supports",
-        "theorem_growth_rate": "supports",
-        "theorem_l2_disagrees": "supports",
+        **{i: "supports" for i in ["theorem_sign", "theorem_growth_rate", "theorem_l2_disagrees"]},
+        **{i: "supports" for i in GRADIENT},
     }
     assert all(c["reason"] == "no finite interval" for c in v["checks"])
     assert v["verdict"] == "inconclusive"
 
 
-def test_a_drop_of_one_lambda_cell_is_allowed(tmp_path):
-    # The threshold allows the collapsed region to lose one λ cell from one σ to the next (the
-    # grid's resolution), exactly: counted in cells, not as a rounded fraction times the grid.
+def test_a_drop_with_noise_is_reported_not_judged(tmp_path):
+    # collapse_monotone_in_noise is no longer a claim check (a model that never collapses passes
+    # it): a drop of one λ cell from one σ to the next is in grows_with_noise's details.
     windows = {**WINDOWS, 1: [[], [4], [3, 4, 5], [3, 4], [2, 3, 4, 5, 6]]}
     v = verdict_of(measured(windows), tmp_path)
-    check = by_id(v)["collapse_monotone_in_noise[B=1]"]
-    assert check["measured"] == 1.0 and check["interval"] == [1.0, 1.0]
-    assert check["outcome"] == "supports"
+    check = by_id(v)["collapse_grows_with_noise[B=1]"]
+    assert check["details"]["largest_drop_between_neighbouring_noise_in_lr_cells"] == 1.0
+    assert "collapse_monotone_in_noise[B=1]" not in by_id(v)
+
+
+def test_a_type_one_control_that_collapses_makes_the_checks_uninformative(tmp_path):
+    # If the Type-I model collapsed where the toy does (a bug: its per-sample term not applied),
+    # every claim check of the phase diagram would be uninformative: none counts as support.
+    top = theory(WINDOWS)
+    phase = chain_phases(top, 20)
+    v = verdict_of(measured(phase=phase, control_phase=phase), tmp_path)
+    checks = by_id(v)
+    for i in ["phase_collapse_agreement", *GROWS, "collapse_shrinks_with_batch"]:
+        assert checks[i]["outcome"] == "supports"
+        assert checks[i]["control"]["outcome"] == "supports" and checks[i]["uninformative"]
+    assert not checks["twolayer_collapse_agreement"]["uninformative"]
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_twolayer_disagreeing_with_its_lyapunov_contradicts(tmp_path):
+    # SGD collapses on the block next to the predicted one: half the predicted cells missed.
+    simulated = np.zeros(TWOLAYER_TOP.shape, dtype=bool)
+    simulated[2:4, 1:3] = True
+    v = verdict_of(measured(twolayer_simulated=simulated), tmp_path)
+    check = by_id(v)["twolayer_collapse_agreement"]
+    assert check["outcome"] == "contradicts" and check["headline"]
+    assert v["verdict"] == "not reproduced"
+
+
+def test_twolayer_lyapunov_not_resolved_is_inconclusive(tmp_path):
+    # Λ̂'s standard error 0.06: the 95% interval of a cell at |Λ̂| = 0.1 reaches 0
+    v = verdict_of(measured(twolayer_se=0.06), tmp_path)
+    check = by_id(v)["twolayer_collapse_agreement"]
+    assert check["outcome"] == "inconclusive" and not check["precondition"]["held"]
+
+
+def test_a_saddle_that_is_not_type_two_fails_its_implementation_check(tmp_path):
+    v = verdict_of(
+        measured(
+            gradients={
+                "phases_saddle_gradient_max_abs": 0.3,
+                "twolayer_control_gradient_rms": 0.0,
+                "phases_control_mean_gradient_pvalue": 1e-6,
+            }
+        ),
+        tmp_path,
+    )
+    got = outcomes(v)
+    assert got["saddle_is_type_two[phases]"] == "contradicts"
+    assert got["control_is_type_one[twolayer]"] == "contradicts"
+    assert got["control_mean_gradient_vanishes[phases]"] == "contradicts"
+    assert got["control_mean_gradient_vanishes[twolayer]"] == "supports"
+    assert v["verdict"] == "reproduced"  # implementation checks never move the verdict
+
+
+def test_paper_phase_labels():
+    m = measured()
+    labels = analysis.paper_phase_labels(m)
+    census = analysis.phase_census(m)
+    # collapse cells are III; correct cells Ib where the minimum is L2-stable (top > 0 here)
+    assert set(np.unique(labels.values)) <= {"Ia", "Ib", "II", "III", "IV", "unsettled"}
+    assert census["III"] == int((theory(WINDOWS) <= -analysis.BOUNDARY_MARGIN).sum())
+    assert census["IV"] == 3 * N_NOISE  # the largest λ diverges
+    assert census["II"] == 0
 
 
 def test_collapse_region_not_reached_at_one_batch_size(tmp_path):
@@ -258,7 +410,7 @@ def test_collapse_region_not_reached_at_one_batch_size(tmp_path):
     windows = {**WINDOWS, 16: [[]] * N_NOISE}
     v = verdict_of(measured(windows), tmp_path)
     got = outcomes(v)
-    for i in ["collapse_grows_with_noise[B=16]", "collapse_monotone_in_noise[B=16]"]:
+    for i in ["collapse_grows_with_noise[B=16]"]:
         assert got[i] == "inconclusive"
         check = by_id(v)[i]
         assert not check["precondition"]["held"]
@@ -273,11 +425,11 @@ def test_no_collapse_anywhere_is_inconclusive(tmp_path):
     # A grid on which the theory never predicts collapse: agreement would be trivially 1 (a
     # simulator that never collapses matches it), so every claim check is inconclusive.
     windows = {b: [[]] * N_NOISE for b in WINDOWS}
-    v = verdict_of(measured(windows), tmp_path)
+    v = verdict_of(measured(windows, twolayer_top=np.full((6, 4), 0.1)), tmp_path)
     assert {c["id"]: c["outcome"] for c in v["checks"]} == {i: "inconclusive" for i in CLAIM_CHECKS}
     assert all(not c["precondition"]["held"] for c in v["checks"])
     headline = by_id(v)["phase_collapse_agreement"]
-    assert headline["measured"] == 1.0
+    assert headline["measured"] == 0.5  # balanced: no predicted-collapse cell to hit
     assert headline["precondition"]["measured"].startswith("0 of ")
     assert v["verdict"] == "inconclusive"
 

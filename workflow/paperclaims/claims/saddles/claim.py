@@ -3,7 +3,8 @@
 SGD near a Type-II saddle is a product of random multipliers; it is attracted to the saddle iff the
 Lyapunov exponents are negative, even where L2 stability says it cannot be. (A) random-multiplier
 check: one job per (mean, sd) case, all learning rates × chains batched. (B) phase diagram of
-f = u·w·x: one job per batch size, all λ × σ × chains batched. Torch-free: the Snakefile imports it.
+f = u·w·x from u, w ~ N(0, 1), with its Type-I control: one job per batch size, all λ × σ × chains
+batched. (C) a diagonal two-layer net (input dim > 1): Λ̂ from minibatch Hessians, SGD. Torch-free: the Snakefile imports it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,26 @@ class PhaseParams:
     steps: int
     init_scale: float
     window: float
+    type_one_noise: float
+    gradient_samples: int
+
+
+@dataclass(frozen=True)
+class TwoLayerParams:
+    cell_seed: int = seed()
+    input_dim: int
+    slope: float
+    batch: int
+    lr_min: float
+    lr_max: float
+    lr_points: int
+    noise_max: float
+    noise_points: int
+    chains: int
+    steps: int
+    lyapunov_steps: int
+    type_one_noise: float
+    gradient_samples: int
 
 
 @dataclass(frozen=True)
@@ -92,8 +113,17 @@ CLAIM = Claim(
             measured_as="phases",
             mem_mb=2000,
         ),
+        TrainStep(
+            name="simulate_twolayer",
+            function="train:simulate_twolayer",
+            output="runs/twolayer.nc",
+            params=TwoLayerParams,
+            section="twolayer",
+            measured_as="twolayer",
+            mem_mb=2000,
+        ),
     ),
     measure=Step("analysis:measure", MeasureParams, section="measure"),
     verdict=Step("analysis:verdict", RecordedConfig),
-    figures=("multiplier_theorem", "phase_diagram", "collapse_trends"),
+    figures=("multiplier_theorem", "phase_diagram", "collapse_trends", "twolayer"),
 )

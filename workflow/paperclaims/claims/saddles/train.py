@@ -67,10 +67,40 @@ def simulate_multiplier(step) -> None:
 
 
 # ---------------------------------------------------------------- (B) SGD on f = u·w·x
-def sgd_step(u, w, lr, s_xx, s_xy):
-    """One minibatch SGD step of ℓ = (u·w·x − y)²/2 given the batch moments S_xx, S_xy."""
+def sgd_step(u, w, lr, s_xx, s_xy, g_u=0.0, g_w=0.0):
+    """One minibatch SGD step of ℓ = (u·w·x − y)²/2 given the batch moments S_xx, S_xy; ``g_u``,
+    ``g_w`` add the batch mean of the Type-I control's per-sample term c·(ζ·u + ζ'·w)."""
     residual = u * w * s_xx - s_xy
-    return u - lr * w * residual, w - lr * u * residual
+    return u - lr * (w * residual + g_u), w - lr * (u * residual + g_w)
+
+
+def toy_loss(u, w, x, y, zeta_u=None, zeta_w=None, c: float = 0.0):
+    """Per-sample loss of the toy, (u·w·x − y)²/2, plus the Type-I control's c·(ζ·u + ζ'·w)
+    (mean zero over samples: the mean loss, its saddle and Hessian are the toy's)."""
+    loss = (u * w * x - y) ** 2 / 2
+    if c:
+        loss = loss + c * (zeta_u * u + zeta_w * w)
+    return loss
+
+
+def per_sample_gradients_at_origin(loss_fn, n_params: int, samples: int) -> torch.Tensor:
+    """(samples, n_params) gradients of each sample's loss at θ = 0, by autograd: ``loss_fn``
+    maps a (samples, n_params) parameter tensor (one copy per sample) to per-sample losses."""
+    theta = torch.zeros(samples, n_params, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(loss_fn(theta).sum(), theta)
+    return grad.detach()
+
+
+def saddle_gradients(slope: float, noise: float, c: float, samples: int, gen) -> dict:
+    """Per-sample gradients at the origin of the toy (Type-II) and of its Type-I control."""
+    x = torch.randn(samples, generator=gen, dtype=torch.float64)
+    y = slope * x + noise * torch.randn(samples, generator=gen, dtype=torch.float64)
+    zeta = torch.randn(samples, 2, generator=gen, dtype=torch.float64)
+    toy = per_sample_gradients_at_origin(lambda t: toy_loss(t[:, 0], t[:, 1], x, y), 2, samples)
+    control = per_sample_gradients_at_origin(
+        lambda t: toy_loss(t[:, 0], t[:, 1], x, y, zeta[:, 0], zeta[:, 1], c), 2, samples
+    )
+    return {"toy": toy, "control": control}
 
 
 def run_phase_chains(
@@ -85,6 +115,7 @@ def run_phase_chains(
     window: float,
     gen: torch.Generator,
     checkpoint: Checkpoint | None = None,
+    type_one_noise: float | None = None,
 ) -> dict:
     """Advance every (λ, σ) cell × chain as one (lr, noise, chain) tensor; u·w at the end and its
     mean / sign over the last ``window`` fraction of steps.
@@ -92,9 +123,15 @@ def run_phase_chains(
     Minibatch moments are drawn exactly from their sufficient statistics (B·S_xx from B normals;
     Σ x_i ε_i | x ~ N(0, B·S_xx)); all cells share the draws (common random numbers).
     With ``checkpoint`` the chains' state is saved at intervals and a rerun resumes from it.
+    With ``type_one_noise`` = c every array gains a leading ``model`` axis: [the toy, its Type-I
+    control] (the control adds the batch mean of c·(ζ·u + ζ'·w), ζ, ζ' ~ N(0, 1) per sample, to the
+    loss), both from the same starts and draws.
     """
     dtype, device = lrs.dtype, lrs.device
     shape = (len(lrs), len(noise), chains)
+    if type_one_noise is not None:
+        shape = (2, *shape)
+        scale = torch.tensor([0.0, type_one_noise], dtype=dtype, device=device)[:, None, None, None]
     u = init_scale * torch.randn(chains, generator=gen, dtype=dtype, device=device).expand(shape)
     w = init_scale * torch.randn(chains, generator=gen, dtype=dtype, device=device).expand(shape)
     lr = lrs[:, None, None]
@@ -117,7 +154,12 @@ def run_phase_chains(
             s_xx = (x * x).mean(dim=1)
             z = torch.randn(chains, generator=gen, dtype=dtype, device=device)
             s_xy = slope * s_xx + noise[:, None] * torch.sqrt(s_xx / batch) * z  # (noise, chain)
-            u, w = sgd_step(u, w, lr, s_xx, s_xy)
+            if type_one_noise is None:
+                u, w = sgd_step(u, w, lr, s_xx, s_xy)
+            else:
+                zeta = torch.randn(2, chains, generator=gen, dtype=dtype, device=device)
+                zeta = zeta / batch**0.5  # the batch mean of B i.i.d. N(0, 1)
+                u, w = sgd_step(u, w, lr, s_xx, s_xy, scale * zeta[0], scale * zeta[1])
             if t >= window_start:
                 uw = u * w
                 window_sum += uw
@@ -166,15 +208,32 @@ def simulate_phases(step) -> None:
         window=p["window"],
         gen=generator(p["cell_seed"], device),
         checkpoint=step.checkpoint(),
+        type_one_noise=p["type_one_noise"],
     )
-    dims = ("lr", "noise", "chain")
+    grads = saddle_gradients(
+        p["slope"],
+        p["noise_max"],
+        p["type_one_noise"],
+        p["gradient_samples"],
+        generator(p["cell_seed"] + 1),
+    )
+    dims = ("model", "lr", "noise", "chain")
     ds = xr.Dataset(
         {
             "uw": (dims, out["uw"].cpu().numpy(), {"units": "u·w at the last step (target a)"}),
             "window_mean_uw": (dims, out["window_mean_uw"].cpu().numpy()),
             "window_negative_fraction": (dims, out["window_negative_fraction"].cpu().numpy()),
+            "saddle_gradient": (
+                ("model", "sample", "param"),
+                torch.stack([grads["toy"], grads["control"]]).numpy(),
+                {
+                    "units": "per-sample gradient at the origin (u, w), by autograd, at σ = noise_max"
+                },
+            ),
         },
         coords={
+            "model": ["type_two", "type_one_control"],
+            "param": ["u", "w"],
             "lr": ("lr", lrs.cpu().numpy(), {"units": "learning rate λ"}),
             "noise": ("noise", noise.cpu().numpy(), {"units": "label noise sd σ"}),
             "chain": np.arange(p["chains"]),
@@ -184,6 +243,152 @@ def simulate_phases(step) -> None:
             "slope": p["slope"],
             "steps": p["steps"],
             "window_steps": out["window_steps"],
+            "init_scale": p["init_scale"],
+            "type_one_noise": p["type_one_noise"],
+        },
+    )
+    step.write(ds, step.output[0])
+
+
+# ---------------------------------------------------------------- (C) two-layer net, input dim > 1
+def twolayer_forward(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Diagonal two-layer linear net f(x) = Σ_i u_i·w_i·x_i; θ (..., 2, d) holds (u, w) and x is
+    (..., B, d). The origin is a symmetric (Type-II) saddle: ∇f = 0 there, whatever x."""
+    return (x * (theta[..., 0, :] * theta[..., 1, :])[..., None, :]).sum(-1)
+
+
+def twolayer_loss(theta, x, y) -> torch.Tensor:
+    """Minibatch loss (f − y)²/2, averaged over the batch, summed over every leading cell/chain
+    (the chains are independent, so its gradient is every chain's own gradient)."""
+    return ((twolayer_forward(theta, x) - y) ** 2 / 2).mean(-1).sum()
+
+
+def twolayer_data(chains, batch, dim, slope, noise, gen, dtype, device):
+    """x ~ N(0, I_d) (chain, B, d); y = slope·(β·x) + σ·ε with β = (1, …, 1)/√d: (noise, chain, B)."""
+    x = torch.randn(chains, batch, dim, generator=gen, dtype=dtype, device=device)
+    eps = torch.randn(chains, batch, generator=gen, dtype=dtype, device=device)
+    signal = slope * x.sum(-1) / dim**0.5
+    return x, signal + noise[:, None, None] * eps
+
+
+def twolayer_lyapunov(lrs, noise, *, dim, batch, slope, chains, steps, gen) -> dict:
+    """Top Lyapunov exponent of θ ← (I − λĤ_t)θ at the origin, Ĥ_t the minibatch Hessian of the
+    loss there (Hessian-vector products by autograd: forward-over-reverse), by the renormalised
+    vector iteration; every (λ, σ) cell and chain batched. Returns the per-chain rate."""
+    dtype, device = lrs.dtype, lrs.device
+    shape = (len(lrs), len(noise), chains, 2, dim)
+    origin = torch.zeros(shape, dtype=dtype, device=device)
+    q = torch.randn(chains, 2, dim, generator=gen, dtype=dtype, device=device).expand(shape)
+    q = q / q.flatten(-2).norm(dim=-1)[..., None, None]
+    lr = lrs[:, None, None, None, None]
+    total = torch.zeros(shape[:3], dtype=dtype, device=device)
+    for _ in range(steps):
+        x, y = twolayer_data(chains, batch, dim, slope, noise, gen, dtype, device)
+        grad = torch.func.grad(lambda th, x=x, y=y: twolayer_loss(th, x, y))
+        _, hvp = torch.func.jvp(grad, (origin,), (q,))
+        q = q - lr * hvp
+        norm = q.flatten(-2).norm(dim=-1)
+        total += torch.log(norm)
+        q = q / norm[..., None, None]
+    return {"rate": total / steps}
+
+
+def twolayer_sgd(lrs, noise, *, dim, batch, slope, chains, steps, type_one_noise, gen) -> dict:
+    """SGD from a standard initialisation (u_i, w_i ~ N(0, 1), fan-in 1) for the net and for its
+    Type-I control (+ the batch mean of c·ζ·θ, ζ ~ N(0, I) per sample), same starts and draws:
+    arrays (model, λ, σ, chain); the largest |u_i·w_i| at the end."""
+    dtype, device = lrs.dtype, lrs.device
+    shape = (2, len(lrs), len(noise), chains, 2, dim)
+    theta = torch.randn(chains, 2, dim, generator=gen, dtype=dtype, device=device).expand(shape)
+    theta = theta.clone()
+    scale = torch.tensor([0.0, type_one_noise], dtype=dtype, device=device)
+    scale = scale[:, None, None, None, None, None]
+    lr = lrs[None, :, None, None, None, None]
+    flush = torch.set_flush_denormal(True)
+    try:
+        for _ in range(steps):
+            x, y = twolayer_data(chains, batch, dim, slope, noise, gen, dtype, device)
+            zeta = torch.randn(chains, 2, dim, generator=gen, dtype=dtype, device=device)
+            residual = twolayer_forward(theta, x) - y  # (model, λ, σ, chain, B)
+            back = (residual[..., None] * x).mean(-2)  # (…, d): mean of r·x_i
+            grad = torch.stack([back * theta[..., 1, :], back * theta[..., 0, :]], dim=-2)
+            theta = theta - lr * (grad + scale * zeta / batch**0.5)
+            theta = torch.nan_to_num(theta, nan=torch.inf)
+    finally:
+        if flush:
+            torch.set_flush_denormal(False)
+    product = (theta[..., 0, :] * theta[..., 1, :]).abs()
+    return {"max_abs_product": product.amax(-1)}
+
+
+def simulate_twolayer(step) -> None:
+    """(C) Λ̂ from minibatch Hessians at the origin and SGD's fate, on one (λ, σ) grid."""
+    p = step.params
+    dtype, device = torch.float64, step.device
+    lrs = torch.as_tensor(
+        lr_grid(p["lr_min"], p["lr_max"], p["lr_points"]), dtype=dtype, device=device
+    )
+    noise = torch.linspace(0, p["noise_max"], p["noise_points"], dtype=dtype, device=device)
+    kwargs = dict(dim=p["input_dim"], batch=p["batch"], slope=p["slope"], chains=p["chains"])
+    lyap = twolayer_lyapunov(
+        lrs, noise, steps=p["lyapunov_steps"], gen=generator(p["cell_seed"], device), **kwargs
+    )
+    sgd = twolayer_sgd(
+        lrs,
+        noise,
+        steps=p["steps"],
+        type_one_noise=p["type_one_noise"],
+        gen=generator(p["cell_seed"] + 1, device),
+        **kwargs,
+    )
+    # per-sample gradients at the origin (Type-II check), by autograd, at the largest σ
+    gen = generator(p["cell_seed"] + 2)
+    n, d = p["gradient_samples"], p["input_dim"]
+    x, y = twolayer_data(
+        n, 1, d, p["slope"], torch.tensor([p["noise_max"]], dtype=dtype), gen, dtype, "cpu"
+    )
+    zeta = torch.randn(n, 2 * d, generator=gen, dtype=dtype)
+
+    def per_sample(c):
+        def loss(t):
+            theta = t.reshape(n, 2, d)
+            own = ((twolayer_forward(theta, x) - y[0]) ** 2 / 2)[..., 0]
+            return own + c * (zeta * t).sum(-1)
+
+        return per_sample_gradients_at_origin(loss, 2 * d, n)
+
+    ds = xr.Dataset(
+        {
+            "lyapunov_rate": (
+                ("lr", "noise", "lyapunov_chain"),
+                lyap["rate"].cpu().numpy(),
+                {"units": "nats per step (top exponent, one estimate per chain)"},
+            ),
+            "max_abs_product": (
+                ("model", "lr", "noise", "chain"),
+                sgd["max_abs_product"].cpu().numpy(),
+                {"units": "max_i |u_i·w_i| at the last step"},
+            ),
+            "saddle_gradient": (
+                ("model", "sample", "param"),
+                torch.stack([per_sample(0.0), per_sample(p["type_one_noise"])]).numpy(),
+                {"units": "per-sample gradient at the origin, by autograd, at σ = noise_max"},
+            ),
+        },
+        coords={
+            "model": ["type_two", "type_one_control"],
+            "lr": ("lr", lrs.cpu().numpy(), {"units": "learning rate λ"}),
+            "noise": ("noise", noise.cpu().numpy(), {"units": "label noise sd σ"}),
+            "chain": np.arange(p["chains"]),
+            "lyapunov_chain": np.arange(p["chains"]),
+        },
+        attrs={
+            "input_dim": p["input_dim"],
+            "batch": p["batch"],
+            "slope": p["slope"],
+            "steps": p["steps"],
+            "lyapunov_steps": p["lyapunov_steps"],
+            "type_one_noise": p["type_one_noise"],
         },
     )
     step.write(ds, step.output[0])
