@@ -141,6 +141,8 @@ SADDLE_PHASES = {
     "steps": 60,
     "init_scale": 0.01,
     "window": 0.2,
+    "type_one_noise": 0.1,
+    "gradient_samples": 16,
     "cell_seed": 4,
 }
 MULTIPLIER = {
@@ -161,6 +163,18 @@ JOBS = [
     ("saddles", "simulate_phases", SADDLE_PHASES, "run_phase_chains", "step", 60, True),
     ("saddles", "simulate_multiplier", MULTIPLIER, "simulate_multiplier", "step", 200, False),
 ]
+
+
+@pytest.mark.parametrize("job", JOBS, ids=[f"{j[0]}-{j[1]}" for j in JOBS])
+def test_hand_made_params_are_the_steps_declared_params(job):
+    """These jobs' params are written by hand: they must be exactly what the rule passes."""
+    import dataclasses
+
+    from paperclaims.registry import claims
+
+    claim, function, params = job[:3]
+    step = next(s for s in claims()[claim].train if s.function == f"train:{function}")
+    assert set(params) == {f.name for f in dataclasses.fields(step.params)}
 
 
 def _run_job(tmp_path, claim, function, params, device, name):
