@@ -118,6 +118,12 @@ class Sweep:
     values: Callable[[dict], list]
     reads: tuple[str, ...] = ()  # dotted config keys the values come from
 
+    @classmethod
+    def of(cls, name: str, pattern: str, key: str, spell: Callable[[Any], str] = str) -> Sweep:
+        """A wildcard whose values are the list at config ``key`` (dotted), each spelled by
+        ``spell`` as in file names; the key counts as read."""
+        return cls(name, pattern, lambda c: [spell(v) for v in at_path(c, key)], (key,))
+
 
 @dataclass(frozen=True)
 class TrainStep:

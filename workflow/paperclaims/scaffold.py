@@ -54,12 +54,7 @@ CLAIM = Claim(
             params=SimulateParams,
             section="simulate",
             sweep=(
-                Sweep(
-                    "size",
-                    "[0-9]+",
-                    lambda c: c["simulate"]["sizes"],
-                    reads=("simulate.sizes",),
-                ),
+                Sweep.of("size", "[0-9]+", "simulate.sizes"),
             ),
             measured_as="runs",
         ),

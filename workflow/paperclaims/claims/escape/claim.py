@@ -138,18 +138,8 @@ CLAIM = Claim(
             params=StationaryParams,
             section="stationary",
             sweep=(
-                Sweep(
-                    "lr",
-                    "[0-9.e+-]+",
-                    lambda c: [f"{lr:g}" for lr in c["stationary"]["lr"]],
-                    reads=("stationary.lr",),
-                ),
-                Sweep(
-                    "batch",
-                    "[0-9]+",
-                    lambda c: c["stationary"]["batch"],
-                    reads=("stationary.batch",),
-                ),
+                Sweep.of("lr", "[0-9.e+-]+", "stationary.lr", lambda v: f"{v:g}"),
+                Sweep.of("batch", "[0-9]+", "stationary.batch"),
             ),
             measured_as="stationary",
         ),
@@ -178,12 +168,7 @@ CLAIM = Claim(
             section="ratio",
             sweep=(
                 Sweep("process", "sgd|langevin", lambda c: ["sgd", "langevin"]),
-                Sweep(
-                    "noise",
-                    "[0-9.e+-]+",
-                    lambda c: [f"{s:g}" for s in c["ratio"]["label_noise"]],
-                    reads=("ratio.label_noise",),
-                ),
+                Sweep.of("noise", "[0-9.e+-]+", "ratio.label_noise", lambda v: f"{v:g}"),
             ),
             measured_as="ratio",
             runtime=60,

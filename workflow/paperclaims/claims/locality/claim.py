@@ -86,7 +86,7 @@ class MeasureParams:
     width: int = key("train.width")
 
 
-N_TRAIN = Sweep("n_train", "[0-9]+", lambda c: c["n_train"], reads=("n_train",))
+N_TRAIN = Sweep.of("n_train", "[0-9]+", "n_train")
 
 CLAIM = Claim(
     name="locality",
@@ -99,7 +99,7 @@ CLAIM = Claim(
             output="runs/net/N{n_train}__L{depth}.nc",
             params=TrainParams,
             section="train",
-            sweep=(N_TRAIN, Sweep("depth", "[0-9]+", lambda c: c["depths"], reads=("depths",))),
+            sweep=(N_TRAIN, Sweep.of("depth", "[0-9]+", "depths")),
             measured_as="nets",
             mem_mb=2000,
             runtime=60,

@@ -97,12 +97,7 @@ CLAIM = Claim(
             params=ExtrapolationParams,
             section="extrapolation",
             sweep=(
-                Sweep(
-                    "target",
-                    "[a-z0-9_]+",
-                    lambda c: c["extrapolation"]["targets"],
-                    reads=("extrapolation.targets",),
-                ),
+                Sweep.of("target", "[a-z0-9_]+", "extrapolation.targets"),
                 Sweep(
                     "activation",
                     "[a-z0-9_.]+",

@@ -62,7 +62,7 @@ class MeasureParams:
     memorized: float
 
 
-DATASETS = Sweep("dataset", "[a-z0-9]+", lambda c: c["datasets"], reads=("datasets",))
+DATASETS = Sweep.of("dataset", "[a-z0-9]+", "datasets")
 
 CLAIM = Claim(
     name="phases",

@@ -102,14 +102,7 @@ CLAIM = Claim(
             output="runs/phases/batch{batch}.nc",
             params=PhaseParams,
             section="phases",
-            sweep=(
-                Sweep(
-                    "batch",
-                    "[0-9]+",
-                    lambda c: c["phases"]["batch_sizes"],
-                    reads=("phases.batch_sizes",),
-                ),
-            ),
+            sweep=(Sweep.of("batch", "[0-9]+", "phases.batch_sizes"),),
             measured_as="phases",
             mem_mb=2000,
         ),
