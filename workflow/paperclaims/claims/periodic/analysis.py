@@ -193,6 +193,17 @@ def _in_range(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return f.std(axis=-1), np.abs(slope).max(axis=-1)
 
 
+def _forward_members(ds: xr.Dataset, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """train.forward_numpy with inputs per member: ``x`` (activation, seed, P)."""
+    f, d = np.empty(x.shape), np.empty(x.shape)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            member = ds[["w", "b", "v", "c", "snake_a"]].isel(activation=[i], seed=[j])
+            fi, di = forward_numpy(member, x[i, j])
+            f[i, j], d[i, j] = fi[0, 0], di[0, 0]
+    return f, d
+
+
 def far_field(ds: xr.Dataset, far: np.ndarray, n_points: int) -> tuple[np.ndarray, np.ndarray]:
     """On the windows F ≤ |x| ≤ 2F of each side (F per (activation, seed), ``far``): the RMS
     residual of an affine fit (worse side) over f's standard deviation on the training band, and
@@ -202,7 +213,7 @@ def far_field(ds: xr.Dataset, far: np.ndarray, n_points: int) -> tuple[np.ndarra
     residual, slope_far = np.zeros(far.shape), np.zeros(far.shape)
     for sign in (-1.0, 1.0):
         x = sign * far[..., None] * t  # (activation, seed, P)
-        f, d = forward_numpy(ds, x)
+        f, d = _forward_members(ds, x)
         # affine least squares per member, centred for conditioning
         xc = x - x.mean(-1, keepdims=True)
         fc = f - f.mean(-1, keepdims=True)

@@ -339,19 +339,19 @@ def train_extrapolation(step) -> None:
 
 
 def forward_numpy(ds: xr.Dataset, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(f(x), f'(x)) in float64 from a trained dataset's weights for every (activation, seed):
-    ``x`` is (P,) shared or (activation, seed, P) per member; arrays (activation, seed, P). The far
-    field is evaluated here, from the learned weights, not from a float32 grid."""
-    n_act, n_seed = ds["w"].shape[:2]
-    x = np.broadcast_to(np.asarray(x, dtype=float), (n_act, n_seed, np.shape(x)[-1]))
-    f, slope = np.empty(x.shape), np.empty(x.shape)
-    for i, cell in enumerate(ds["activation"].values):
+    """(f(x), f'(x)) in float64 from a trained dataset's weights, for every (activation, seed):
+    arrays (activation, seed, len(x)). The far field is evaluated here, from the learned weights."""
+    out, slope = [], []
+    for cell in ds["activation"].values:
         name, _ = parse_activation(str(cell))
-        w, b, v = (ds[k].values[i][:, None, :] for k in ("w", "b", "v"))  # (S, 1, H)
-        a, c = ds["snake_a"].values[i][:, None, None], ds["c"].values[i][:, None]
-        for lo in range(0, x.shape[-1], 128):
-            chunk = x[i, :, lo : lo + 128, None]  # (S, P', 1)
-            act, s = activation_and_slope(name, chunk * w + b, a, lib=np)
-            f[i, :, lo : lo + 128] = (act * v).sum(-1) + c
-            slope[i, :, lo : lo + 128] = (s * w * v).sum(-1)
-    return f, slope
+        w, b, v = (ds[k].sel(activation=cell).values[:, None, :] for k in ("w", "b", "v"))
+        a = ds["snake_a"].sel(activation=cell).values[:, None, None]
+        c = ds["c"].sel(activation=cell).values[:, None]
+        f, d = [], []
+        for chunk in np.array_split(x, max(1, x.size // 256)):
+            act, s = activation_and_slope(name, chunk[None, :, None] * w + b, a, lib=np)
+            f.append((act * v).sum(-1) + c)
+            d.append((s * w * v).sum(-1))
+        out.append(np.concatenate(f, axis=1))
+        slope.append(np.concatenate(d, axis=1))
+    return np.stack(out), np.stack(slope)
