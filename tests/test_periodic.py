@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from paperclaims.claims.periodic import analysis, claim, train
+from paperclaims.claims.periodic import analysis, claim, forecast, train
 from paperclaims.nets import EnsembleMLP, activation_fn, snake
 
 
@@ -61,10 +61,157 @@ def test_activation_cells_expand_snake_frequencies():
     assert train.parse_activation("tanh") == ("tanh", 1.0)
 
 
-def test_training_inputs_lie_in_the_paper_range():
-    x = train._train_inputs(1000, seed=3).numpy()
+def test_training_inputs_are_the_authors_32_per_side():
+    x = train.train_inputs(32, seed=3).numpy()
+    assert x.shape == (64,)
     assert np.all((np.abs(x) >= 1 / 3) & (np.abs(x) <= 1))
-    assert 0.4 < np.mean(x > 0) < 0.6
+    assert (x < 0).sum() == (x > 0).sum() == 32
+    assert not np.allclose(x, train.train_inputs(32, seed=4).numpy())
+
+
+CELLS = ["relu", "tanh", "sin", "x_plus_sin", "snake_a10", "snake_a5.5"]
+
+
+def _problem(cells=CELLS, seeds=(1, 2), width=16, n_per_side=8, dtype=torch.float64):
+    x = torch.stack([train.train_inputs(n_per_side, s) for s in seeds])
+    x = x.repeat(len(cells), 1)[..., None].to(dtype)
+    model = train.OneHidden.init(cells, list(seeds), width, "uniform", dtype, "cpu")
+    return model, x, train.target("square", x)
+
+
+def _reference(model):
+    """The same nets through the plain forward, as leaf tensors for autograd."""
+    params = [p.clone().requires_grad_() for p in model.params()]
+    return params, train.OneHidden(*params, model.a, model.groups)
+
+
+def test_hand_written_gradients_equal_autograd_for_every_activation():
+    model, x, y = _problem()
+    loss, grads = model.loss_and_gradients(x, y)
+    params, ref = _reference(model)
+    ref_loss = ((ref(x) - y) ** 2).mean(dim=(1, 2))
+    ref_loss.sum().backward()
+    torch.testing.assert_close(loss, ref_loss.detach())
+    for p, g in zip(params, grads):
+        torch.testing.assert_close(g, p.grad)
+
+
+def test_heavy_ball_is_torch_sgd_with_momentum_one_rate_per_member():
+    model, x, y = _problem()
+    lr = torch.linspace(1e-3, 2e-2, x.shape[0], dtype=x.dtype).view(-1, 1, 1)
+    params, ref = _reference(model)
+    _, loss = train.heavy_ball(model, x, y, steps=7, lr=lr, momentum=0.9)
+    # torch.optim.SGD per member: one optimizer per member's rate, on the same summed loss
+    groups = [[p] for p in params]
+    opt = torch.optim.SGD([{"params": g} for g in groups], lr=1.0, momentum=0.9)
+    for _ in range(7):
+        opt.zero_grad()
+        ((ref(x) - y) ** 2).mean(dim=(1, 2)).sum().backward()
+        for p in params:  # per-member rate: scale the gradient, then SGD at lr 1
+            p.grad *= lr.view(-1, *([1] * (p.dim() - 1)))
+        opt.step()
+    for p, q in zip(model.params(), params):
+        torch.testing.assert_close(p, q.detach())
+    assert loss.shape == (x.shape[0], len(train.record_steps(7)))
+
+
+def test_batched_cells_train_exactly_as_each_cell_alone():
+    model, x, y = _problem()
+    lr = torch.full((x.shape[0], 1, 1), 1e-2, dtype=x.dtype)
+    train.heavy_ball(model, x, y, steps=20, lr=lr, momentum=0.9)
+    lo, hi = model.groups["snake_a10"]
+    alone, xa, ya = _problem(cells=["snake_a10"])
+    train.heavy_ball(alone, xa, ya, steps=20, lr=lr[:2], momentum=0.9)
+    torch.testing.assert_close(model.w[lo:hi], alone.w)
+    torch.testing.assert_close(model.v[lo:hi], alone.v)
+
+
+def test_gauss_newton_top_eigenvalue_equals_power_iteration_on_autograd():
+    model, x, y = _problem(cells=["x_plus_sin", "relu"], seeds=(3,), width=12)
+    lam = model.gauss_newton_top(x)
+    params, ref = _reference(model)
+    for member in range(x.shape[0]):
+        f = lambda *p, i=member: train.OneHidden(*p, model.a, model.groups)(x)[i, :, 0]  # noqa: E731
+        jac = torch.autograd.functional.jacobian(f, tuple(p.detach() for p in params))
+        flat = torch.cat([j.reshape(x.shape[1], -1) for j in jac], dim=1)
+        gn = 2.0 / x.shape[1] * flat.T @ flat
+        vec = torch.ones(gn.shape[0], dtype=gn.dtype)
+        for _ in range(500):
+            vec = gn @ vec
+            vec /= vec.norm()
+        torch.testing.assert_close(lam[member], vec @ gn @ vec, rtol=1e-6, atol=0)
+
+
+def test_step_size_rule_keeps_the_authors_rate_where_stable_and_halves_the_limit_elsewhere():
+    groups = {"relu": (0, 2), "x_plus_sin": (2, 4)}
+    lam = torch.tensor([150.0, 190.0, 900.0, 1150.0])
+    rates = train.step_sizes(lam, groups, lr=0.01, momentum=0.9)
+    assert rates["relu"] == 0.01  # 0.01 × 190 = 1.9 < 3.8
+    assert rates["x_plus_sin"] == pytest.approx(train.LR_SAFETY * 3.8 / 1150)
+    assert rates["x_plus_sin"] * 1150 < 2 * (1 + 0.9)
+
+
+def test_authors_rate_diverges_where_the_rule_says_it_is_unstable_and_the_rule_trains():
+    """x + sin x at lr 1e-2 (λ_max ≈ 1100 > 3.8/0.01): the audit's divergence; the rule's rate trains."""
+    model, x, y = _problem(cells=["x_plus_sin"], seeds=(1,), width=512, n_per_side=32)
+    lam = model.gauss_newton_top(x)
+    assert float(lam.max()) * 0.01 > 2 * 1.9
+    rates = train.step_sizes(lam, model.groups, 0.01, 0.9)
+    fast, _, _ = _problem(cells=["x_plus_sin"], seeds=(1,), width=512, n_per_side=32)
+    _, diverging = train.heavy_ball(fast, x, y, steps=300, lr=0.01, momentum=0.9)
+    _, stable = train.heavy_ball(model, x, y, steps=300, lr=rates["x_plus_sin"], momentum=0.9)
+    assert not torch.isfinite(diverging[:, -1]).all() or diverging[0, -1] > 1e3
+    assert stable[0, -1] < stable[0, 0]
+
+
+def test_numpy_forward_matches_the_trainer_and_its_slope_the_derivative(tmp_path):
+    model, x, y = _problem()
+    ds = _as_dataset(model)
+    grid = np.linspace(-3, 3, 301)
+    f, slope = train.forward_numpy(ds, grid)
+    with torch.no_grad():
+        ref = model(torch.as_tensor(grid).view(1, -1, 1).expand(x.shape[0], -1, -1))[..., 0]
+    np.testing.assert_allclose(f.reshape(ref.shape), ref.numpy(), rtol=1e-10, atol=1e-12)
+    eps = 1e-6
+    numeric = (train.forward_numpy(ds, grid + eps)[0] - train.forward_numpy(ds, grid - eps)[0]) / (
+        2 * eps
+    )
+    np.testing.assert_allclose(numeric, slope, rtol=1e-5, atol=1e-6)
+
+
+def _as_dataset(model, cells=CELLS, n_seeds=2):
+    import xarray as xr
+
+    def arr(t, *tail):
+        return t.detach().numpy().reshape(len(cells), n_seeds, *tail)
+
+    h = model.w.shape[-1]
+    return xr.Dataset(
+        {
+            "w": (("activation", "seed", "unit"), arr(model.w, h)),
+            "b": (("activation", "seed", "unit"), arr(model.b, h)),
+            "v": (("activation", "seed", "unit"), arr(model.v, h)),
+            "c": (("activation", "seed"), arr(model.c)),
+            "snake_a": (("activation", "seed"), arr(model.a)),
+        },
+        coords={"activation": cells, "x": np.linspace(-3.5, 3.5, 281)},
+    )
+
+
+def test_far_field_rules_separate_the_theorems_from_a_periodic_far_field():
+    """ReLU beyond its last kink: affine to rounding; inside its kinks it is not. tanh beyond its
+    saturation point: flat. Snake at either rule's range: neither affine nor flat."""
+    model, _, _ = _problem(width=64)
+    ds = _as_dataset(model)
+    relu, tanh, snake = (CELLS.index(k) for k in ("relu", "tanh", "snake_a10"))
+    residual, _ = analysis.far_field(ds, analysis.kink_range(ds), 101)
+    _, slope = analysis.far_field(ds, analysis.saturation_range(ds), 101)
+    assert residual[relu].max() < 1e-9
+    assert slope[tanh].max() < 1e-2
+    assert residual[snake].min() > 1e-2 and slope[snake].min() > 0.1
+    inner = np.full(residual.shape, 0.2)  # inside the kinks: [0.2, 0.4] is not affine
+    near, _ = analysis.far_field(ds, inner, 101)
+    assert near[relu].min() > 1e-3
 
 
 def test_ensemble_members_train_independently():
@@ -79,7 +226,7 @@ def test_ensemble_members_train_independently():
 
 
 def test_co2_series_ships_offline():
-    years, ppm = train.co2_monthly()
+    years, ppm = forecast.co2_monthly()
     assert len(ppm) > 500 and np.isfinite(ppm).all()
     assert 1958 <= years[0] < 1959 and ppm[-1] > ppm[0] + 40
 
@@ -105,17 +252,16 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
 
     params = {
         "target": "sin",
-        "activation": "snake_a10",
+        "cells": ["relu", "snake_a10"],
         "width": 16,
-        "n_train": 32,
+        "n_per_side": 16,
         "steps": 40,
         "lr": 0.01,
         "momentum": 0.9,
         "init": "normal",
         "n_seeds": 2,
-        "x_max": 30.0,
+        "x_max": 3.5,
         "n_grid": 61,
-        "far_range": [10.0, 30.0],
         "cell_seed": 5,
     }
 

@@ -15,9 +15,14 @@ from conftest import ROOT, outcomes, run_verdict
 from paperclaims.claims.periodic import analysis
 from paperclaims.verdict import CheckCodeError
 
-PARAMS = {"snake_a_headline": 10, "far_range": [5.0, 10.0], "config": {"extrapolation": {}}}
+PARAMS = {"snake_a_headline": 10, "config": {"extrapolation": {}}}
 SNAKE = "snake_a10"
-CLAIM_CHECKS = ["snake_vs_relu_mse[sin]", "snake_frequency[sin]"]
+EXTRAPOLATION_CHECKS = [
+    "snake_extrapolates[sin]",
+    "relu_fails_to_extrapolate[sin]",
+    "tanh_fails_to_extrapolate[sin]",
+    "snake_frequency[sin]",
+]
 CO2_CHECKS = ["co2_snake_beats_relu", "co2_snake_beats_tanh"]
 IMPLEMENTATION = [
     "relu_affine_far[sin]",
@@ -38,19 +43,24 @@ def measured(
     targets=("sin",),
     activations=("relu", "tanh", SNAKE),
     forecast_models=(SNAKE, "relu", "tanh"),
-    extrapolation_mse=None,
+    improvement=None,
     fitted_frequency=None,
-    final_train_mse=None,
+    fit_ratio=None,
+    far_affine_residual=None,
+    far_slope_ratio=None,
     forecast_mse=None,
     forecast_train_mse=None,
 ) -> xr.Dataset:
     """A measured.nc as ``analysis.measure`` writes it; per-activation (per-model) values are one
-    number (every seed alike, plus a small spread) or one per seed. Defaults: the claim holds."""
+    number (every seed alike, plus a small spread) or one per seed. Defaults: the claim holds
+    (ReLU/tanh extrapolate worse than the trivial predictor, Snake 20× better than it)."""
     rng = np.random.default_rng(0)
     spread = lambda n: 1 + 0.005 * rng.standard_normal(n)  # noqa: E731
-    extrapolation_mse = {"relu": 5.0, "tanh": 0.6, SNAKE: 0.005, **(extrapolation_mse or {})}
+    improvement = {"relu": 0.01, "tanh": 0.05, SNAKE: 20.0, **(improvement or {})}
     fitted_frequency = {"relu": 3.0, "tanh": 2.0, SNAKE: 15.02, **(fitted_frequency or {})}
-    final_train_mse = {"relu": 0.002, "tanh": 0.02, SNAKE: 0.001, **(final_train_mse or {})}
+    fit_ratio = {"relu": 0.004, "tanh": 0.04, SNAKE: 0.002, **(fit_ratio or {})}
+    far_affine_residual = {"relu": 1e-13, "tanh": 1e-3, SNAKE: 0.3, **(far_affine_residual or {})}
+    far_slope_ratio = {"relu": 0.5, "tanh": 1e-6, SNAKE: 0.4, **(far_slope_ratio or {})}
     forecast_mse = {SNAKE: 0.02, "relu": 0.08, "tanh": 0.2, **(forecast_mse or {})}
     forecast_train_mse = {SNAKE: 0.01, "relu": 0.02, "tanh": 0.03, **(forecast_train_mse or {})}
 
@@ -69,45 +79,32 @@ def measured(
     def per_cell(table, default=1.0):
         return np.broadcast_to(per_seed(table, activations, default)[None], shape).copy()
 
-    curve = np.sin(analysis.FREQUENCY * x)
-    far_r2 = np.where(np.array(activations) == "relu", 0.9999, 0.5)[:, None]
-    slope_ratio = np.where(np.array(activations) == "tanh", 0.001, 0.8)[:, None]
-    mse = per_cell(extrapolation_mse)
-    train = per_cell(final_train_mse)
+    dims = ("target", "activation", "seed")
+    fit = per_cell(fit_ratio)
+    trivial = np.full((len(targets), n_seeds), 0.5)
+    gain = per_cell(improvement)
     cells = xr.Dataset(
         {
-            "extrapolation_mse": (("target", "activation", "seed"), mse),
-            "fitted_frequency": (("target", "activation", "seed"), per_cell(fitted_frequency)),
-            "far_linear_r2": (("target", "activation", "seed"), np.broadcast_to(far_r2, shape)),
-            "far_slope_ratio": (
-                ("target", "activation", "seed"),
-                np.broadcast_to(slope_ratio, shape),
-            ),
-            "diverged": (("target", "activation", "seed"), ~np.isfinite(train)),
-            "final_train_mse": (("target", "activation", "seed"), train),
-            "median": (("target", "activation", "x"), np.zeros((*shape[:2], x.size))),
-            "q05": (("target", "activation", "x"), np.full((*shape[:2], x.size), -0.1)),
-            "q95": (("target", "activation", "x"), np.full((*shape[:2], x.size), 0.1)),
-            "target_curve": (
-                ("target", "activation", "x"),
-                np.broadcast_to(curve, (*shape[:2], x.size)),
-            ),
-            # as measure() computes them from the target curve
-            "zero_predictor_mse": (
-                "target",
-                np.full(len(targets), np.mean(curve[np.abs(x) > 1] ** 2)),
-            ),
-            "train_target_var": (
-                "target",
-                np.full(len(targets), np.var(curve[(np.abs(x) >= 1 / 3) & (np.abs(x) <= 1)])),
-            ),
+            "improvement": (dims, gain),
+            "extrapolation_mse": (dims, trivial[:, None, :] / gain),
+            "trivial_mse": (("target", "seed"), trivial),
+            "fitted_frequency": (dims, per_cell(fitted_frequency)),
+            "fit_ratio": (dims, fit),
+            "final_train_mse": (dims, fit * 0.5),
+            "diverged": (dims, ~np.isfinite(fit)),
+            "far_affine_residual": (dims, per_cell(far_affine_residual)),
+            "far_slope_ratio": (dims, per_cell(far_slope_ratio)),
+            "kink_range": (dims, np.full(shape, 40.0)),
+            "saturation_range": (dims, np.full(shape, 300.0)),
+            "gn_top_eigenvalue": (dims, np.full(shape, 200.0)),
+            "lr": (("target", "activation"), np.full(shape[:2], 0.01)),
         },
         coords={"target": list(targets), "activation": list(activations), "seed": seed, "x": x},
     )
     years = 1958 + np.arange(120) / 12
     n_train = 72
     ppm = np.linspace(315, 370, years.size) + 3 * np.sin(2 * np.pi * years)
-    observed = (ppm - ppm[:n_train].mean()) / ppm[:n_train].std()  # as _split_series scales it
+    observed = (ppm - ppm[:n_train].mean()) / ppm[:n_train].std()
     a_grid = np.linspace(0.05, 3.0, 8)
     variance = analysis.snake_variance(a_grid)
     return (
@@ -133,7 +130,7 @@ def measured(
             baseline=["seasonal_naive", "sarima"],
             a=a_grid,
         )
-        .assign_attrs(n_train_months=n_train, far_range=[5.0, 10.0])
+        .assign_attrs(n_train_months=n_train)
     )
 
 
@@ -156,159 +153,132 @@ def two_targets(sin: xr.Dataset, square: xr.Dataset) -> xr.Dataset:
 def test_claim_holds_every_check_supports(tmp_path):
     v = verdict_of(tmp_path, two_targets(measured(), measured()))
     got = outcomes(v)
-    square = [i.replace("[sin]", "[square]") for i in CLAIM_CHECKS + IMPLEMENTATION if "[" in i]
-    assert {c["id"] for c in v["checks"]} == {*CLAIM_CHECKS, *CO2_CHECKS, *square[:2]}
-    assert {c["id"] for c in v["implementation_checks"]} == {*IMPLEMENTATION, *square[2:]}
+    square = [i.replace("[sin]", "[square]") for i in EXTRAPOLATION_CHECKS]
+    square_impl = [i.replace("[sin]", "[square]") for i in IMPLEMENTATION if "[" in i]
+    assert {c["id"] for c in v["checks"]} == {*EXTRAPOLATION_CHECKS, *CO2_CHECKS, *square}
+    assert {c["id"] for c in v["implementation_checks"]} == {*IMPLEMENTATION, *square_impl}
     assert got == {i: "supports" for i in got}
     assert v["verdict"] == "reproduced"
-    assert v["counts"] == {"supports": 6, "contradicts": 0, "inconclusive": 0}
+    assert v["counts"] == {"supports": 10, "contradicts": 0, "inconclusive": 0}
     checks = by_id(v)
-    ratio = checks["snake_vs_relu_mse[sin]"]
-    assert ratio["headline"] and checks["snake_frequency[sin]"]["headline"]
-    assert not checks["co2_snake_beats_relu"]["headline"]
-    # ReLU's MSE 5 is only 10× the zero predictor's 0.5: the control contradicts, so informative
-    assert ratio["control"]["name"] == "zero predictor"
-    assert ratio["control"]["outcome"] == "contradicts" and ratio["uninformative"] is False
-    assert ratio["measured"] == pytest.approx(1000, rel=0.05)
-    assert ratio["control"]["measured"] == pytest.approx(10, rel=0.05)
-    assert ratio["threshold"]["value"] == 100 and ratio["threshold"]["comparison"] == ">="
-    assert ratio["precondition"]["held"] is True
-    lo, hi = ratio["interval"]
-    assert lo <= ratio["measured"] <= hi and "95%" in ratio["interval_method"]
-    # ReLU (fitted frequency 3) through the frequency check: contradicts, so that check is informative
+    snake = checks["snake_extrapolates[sin]"]
+    assert snake["headline"] and checks["snake_frequency[sin]"]["headline"]
+    assert not checks["relu_fails_to_extrapolate[sin]"]["headline"]
+    assert snake["measured"] == pytest.approx(20, rel=0.02)
+    # the control is the better-extrapolating of ReLU (0.01) and tanh (0.05): tanh
+    assert snake["control"]["name"] == "tanh" and snake["control"]["outcome"] == "contradicts"
+    for net in ("relu", "tanh"):
+        fails = checks[f"{net}_fails_to_extrapolate[sin]"]
+        assert fails["control"]["name"] == SNAKE
+        assert fails["control"]["outcome"] == "contradicts" and not fails["uninformative"]
+        assert fails["precondition"]["held"] is True
     frequency = checks["snake_frequency[sin]"]
-    assert (
-        frequency["control"]["name"] == "relu" and frequency["control"]["outcome"] == "contradicts"
-    )
-    assert not frequency["uninformative"]
-    # every other check has no control yet
-    assert all(
-        c["control"] is None
-        for c in v["checks"]
-        if not c["id"].startswith(("snake_vs", "snake_freq"))
-    )
-    # the documented schema; every threshold is THRESHOLDS' own
+    assert frequency["control"]["name"] == "relu"
+    assert frequency["control"]["outcome"] == "contradicts"
+    # Theorems 1–2 are implementation checks, each with Snake's periodic far field as control
+    for cid in ("relu_affine_far[sin]", "tanh_flat_far[sin]"):
+        assert checks[cid]["control"]["name"] == SNAKE
+        assert checks[cid]["control"]["outcome"] == "contradicts"
+    lo, hi = snake["interval"]
+    assert lo <= snake["measured"] <= hi and "95%" in snake["interval_method"]
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "verdict.schema.yaml").read_text())
     jsonschema.validate(json.loads(json.dumps(v)), schema)
     for c in v["checks"] + v["implementation_checks"]:
         key = c["id"].split("[")[0]
         key = "co2_snake_beats" if key.startswith("co2_snake_beats") else key
+        key = "fails_to_extrapolate" if key.endswith("_fails_to_extrapolate") else key
         assert c["threshold"] == analysis.THRESHOLDS[key].to_dict()
+    assert any("step sizes by the rule" in n for n in v["notes"])
 
 
-def test_claim_contradicted(tmp_path):
-    """Snake extrapolates no better than ReLU and finds another frequency; it forecasts worse."""
+def test_snake_no_better_than_the_trivial_predictor_contradicts_the_headline(tmp_path):
+    """Snake extrapolates no better than a constant and finds another frequency; it forecasts
+    worse. "ReLU fails" still holds, but its control (Snake) now fails too: uninformative."""
     ds = measured(
-        extrapolation_mse={SNAKE: 4.0},
+        improvement={SNAKE: 0.8},
         fitted_frequency={SNAKE: 6.3},
         forecast_mse={SNAKE: 0.4},
     )
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
-    assert {k: got[k] for k in [*CLAIM_CHECKS, *CO2_CHECKS]} == {
-        "snake_vs_relu_mse[sin]": "contradicts",
-        "snake_frequency[sin]": "contradicts",
-        "co2_snake_beats_relu": "contradicts",
-        "co2_snake_beats_tanh": "contradicts",
-    }
-    assert by_id(v)["snake_vs_relu_mse[sin]"]["control"]["outcome"] == "contradicts"
+    assert got["snake_extrapolates[sin]"] == "contradicts"
+    assert got["snake_frequency[sin]"] == "contradicts"
+    assert got["co2_snake_beats_relu"] == got["co2_snake_beats_tanh"] == "contradicts"
+    relu = by_id(v)["relu_fails_to_extrapolate[sin]"]
+    assert relu["outcome"] == "supports" and relu["control"]["outcome"] == "supports"
+    assert relu["uninformative"] is True
     assert v["verdict"] == "not reproduced"
-    # implementation checks are unaffected and never enter the verdict
     assert all(got[i] == "supports" for i in IMPLEMENTATION)
+
+
+def test_relu_extrapolating_contradicts_its_check_and_voids_snakes_control(tmp_path):
+    """A ReLU net 5× better than the trivial predictor (as if the target were not periodic)."""
+    v = verdict_of(tmp_path, measured(improvement={"relu": 5.0}))
+    checks = by_id(v)
+    assert checks["relu_fails_to_extrapolate[sin]"]["outcome"] == "contradicts"
+    snake = checks["snake_extrapolates[sin]"]
+    assert snake["control"]["name"] == "relu" and snake["control"]["outcome"] == "supports"
+    assert snake["uninformative"] is True
+    assert checks["tanh_fails_to_extrapolate[sin]"]["outcome"] == "supports"
+    assert v["verdict"] == "partly reproduced"
 
 
 def test_under_powered_checks_are_inconclusive(tmp_path):
     """Two seeds that disagree: every interval straddles its threshold."""
     ds = measured(
         n_seeds=2,
-        extrapolation_mse={"relu": [5.0, 5.0], SNAKE: [0.001, 1.0]},
+        improvement={"relu": [0.5, 4.0], "tanh": [1.0, 3.0], SNAKE: [1.0, 30.0]},
         fitted_frequency={SNAKE: [13.0, 17.0]},
         forecast_mse={SNAKE: [0.01, 0.3], "relu": [0.05, 0.1], "tanh": [0.005, 0.4]},
     )
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
-    assert {k: got[k] for k in [*CLAIM_CHECKS, *CO2_CHECKS]} == {
-        k: "inconclusive" for k in [*CLAIM_CHECKS, *CO2_CHECKS]
-    }
+    every = [*EXTRAPOLATION_CHECKS, *CO2_CHECKS]
+    assert {k: got[k] for k in every} == {k: "inconclusive" for k in every}
     checks = by_id(v)
-    for key in CLAIM_CHECKS + CO2_CHECKS:
+    for key in every:
         assert checks[key]["precondition"]["held"] is True
         assert "across the edge" in checks[key]["reason"]
-    # the point value alone (ratio of medians 5 / 0.5 = 10) would have read as a contradiction
-    assert checks["snake_vs_relu_mse[sin]"]["measured"] == pytest.approx(10, rel=1e-3)
-    lo, hi = checks["snake_vs_relu_mse[sin]"]["interval"]
-    assert lo < 100 < hi
     assert v["verdict"] == "inconclusive"
 
 
 def test_snake_not_fitting_its_training_data_makes_its_checks_inconclusive(tmp_path):
     """A Snake net at 60% of the training target's variance did not fit: whatever its
     extrapolation numbers, they say nothing about the paper."""
-    ds = measured(final_train_mse={SNAKE: 0.3}, extrapolation_mse={SNAKE: 4.0})
+    ds = measured(fit_ratio={SNAKE: 0.6}, improvement={SNAKE: 0.9})
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
     checks = by_id(v)
-    for key in CLAIM_CHECKS:
+    for key in ("snake_extrapolates[sin]", "snake_frequency[sin]"):
         assert got[key] == "inconclusive"
         assert checks[key]["precondition"]["held"] is False
         assert checks[key]["reason"].startswith("precondition failed: ")
-        assert "fit their training data" in checks[key]["reason"]
         assert SNAKE in checks[key]["precondition"]["measured"]
-    assert got["co2_snake_beats_relu"] == got["co2_snake_beats_tanh"] == "supports"
-    # ReLU fitted, so the control (ReLU against the zero predictor) is still judged
-    assert checks["snake_vs_relu_mse[sin]"]["control"]["outcome"] == "contradicts"
-    assert v["verdict"] == "partly reproduced"
-    assert any("snake_vs_relu_mse[sin]: inconclusive, precondition failed" in n for n in v["notes"])
+    # "ReLU fails" still supports; its control (Snake) did not fit, so it is inconclusive
+    relu = checks["relu_fails_to_extrapolate[sin]"]
+    assert relu["outcome"] == "supports" and relu["control"]["outcome"] == "inconclusive"
+    assert relu["uninformative"] is False
+    assert any(
+        "snake_extrapolates[sin]: inconclusive, precondition failed" in n for n in v["notes"]
+    )
 
 
 def test_a_diverged_seed_or_an_unfitted_forecast_net_fails_the_fit_precondition(tmp_path):
-    """One ReLU seed diverged (NaN loss and MSE); the ReLU forecast net did not fit its data."""
+    """One ReLU seed diverged (NaN fit and improvement); the ReLU forecast net did not fit."""
     nan = float("nan")
     ds = measured(
-        final_train_mse={"relu": [0.002, 0.002, nan, 0.002, 0.002]},
-        extrapolation_mse={"relu": [5.0, 5.0, nan, 5.0, 5.0]},
+        fit_ratio={"relu": [0.002, 0.002, nan, 0.002, 0.002]},
+        improvement={"relu": [0.01, 0.01, nan, 0.01, 0.01]},
         forecast_train_mse={"relu": 0.5},
     )
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
-    check = by_id(v)["snake_vs_relu_mse[sin]"]
-    assert check["outcome"] == "inconclusive" and check["precondition"]["held"] is False
-    assert check["control"]["outcome"] == "inconclusive"  # the control shares ReLU's fit
-    assert check["uninformative"] is False
-    assert got["snake_frequency[sin]"] == "supports"  # Snake itself fitted
+    relu = by_id(v)["relu_fails_to_extrapolate[sin]"]
+    assert relu["outcome"] == "inconclusive" and relu["precondition"]["held"] is False
+    assert got["snake_extrapolates[sin]"] == "supports"  # its control is tanh, which fitted
     assert got["co2_snake_beats_relu"] == "inconclusive"
-    assert by_id(v)["co2_snake_beats_relu"]["precondition"]["held"] is False
     assert got["co2_snake_beats_tanh"] == "supports"
     assert v["verdict"] == "partly reproduced"
-
-
-def test_zero_predictor_control_passing_makes_the_check_uninformative(tmp_path):
-    """The audit's case (sin): ReLU's extrapolation MSE (≈ 132) is ≥ 100× the zero predictor's
-    (0.5), so f(x) = 0 passes "Snake ≥ 100× below ReLU" too; the check supports but cannot tell.
-    On square, Snake is only 50× better than such a ReLU: the check contradicts, yet its control
-    supports, so it is uninformative too, not a contradiction."""
-    sin = measured(extrapolation_mse={"relu": 132.0, SNAKE: 0.11})
-    v = verdict_of(
-        tmp_path, two_targets(sin, measured(extrapolation_mse={"relu": 132.0, SNAKE: 2.64}))
-    )
-    check = by_id(v)["snake_vs_relu_mse[sin]"]
-    zero = check["details"]["zero_predictor_mse"]
-    assert zero == pytest.approx(0.5, abs=0.01)
-    assert check["outcome"] == "supports"
-    assert check["control"]["outcome"] == "supports"
-    assert check["control"]["measured"] == pytest.approx(check["details"]["relu_median_mse"] / zero)
-    assert check["control"]["precondition"]["held"] is True
-    assert check["uninformative"] is True
-    square = by_id(v)["snake_vs_relu_mse[square]"]
-    assert square["outcome"] == "contradicts" and square["control"]["outcome"] == "supports"
-    assert square["uninformative"] is True
-    got = outcomes(v)
-    others = ["snake_frequency[sin]", "snake_frequency[square]", *CO2_CHECKS]
-    assert {k: got[k] for k in others} == {k: "supports" for k in others}
-    # uninformative counts as inconclusive (never as a pass, nor as the headline contradicting)
-    assert v["verdict"] == "partly reproduced"
-    assert v["counts"] == {"supports": 4, "contradicts": 0, "inconclusive": 2}
-    assert any("uninformative" in n and "zero predictor" in n for n in v["notes"])
 
 
 def test_a_missing_required_check_fails_loudly(tmp_path):
@@ -328,9 +298,28 @@ def test_the_headline_a_outside_the_sweep_fails_loudly(tmp_path):
 def test_frequency_check_whose_relu_control_also_finds_15_is_uninformative(tmp_path):
     """A bug that fits the target instead of each net's prediction gives every net the target's
     frequency: the ReLU control then supports too, and the check reads uninformative."""
-    both = {"relu": 15.01, SNAKE: 15.02}
-    v = verdict_of(tmp_path, two_targets(measured(fitted_frequency=both), measured()))
+    v = verdict_of(tmp_path, measured(fitted_frequency={"relu": 15.01, SNAKE: 15.02}))
     frequency = by_id(v)["snake_frequency[sin]"]
     assert frequency["outcome"] == "supports" and frequency["control"]["outcome"] == "supports"
     assert frequency["uninformative"] is True
     assert v["verdict"] == "partly reproduced"
+
+
+def test_theorem_checks_fail_on_a_non_affine_relu_and_flag_a_blind_far_field(tmp_path):
+    """An evaluation bug: ReLU's far field not affine (residual 0.1) contradicts Theorem 1's
+    check; a far-field measure that makes Snake look flat lets the tanh check's control pass.
+    Neither enters the claim verdict."""
+    ds = measured(far_affine_residual={"relu": 0.1}, far_slope_ratio={SNAKE: 1e-4})
+    v = verdict_of(tmp_path, ds)
+    checks = by_id(v)
+    assert checks["relu_affine_far[sin]"]["outcome"] == "contradicts"
+    tanh = checks["tanh_flat_far[sin]"]
+    assert tanh["outcome"] == "supports" and tanh["control"]["outcome"] == "supports"
+    assert any(n.startswith("tanh_flat_far[sin]: its control") for n in v["notes"])
+    assert v["verdict"] == "reproduced"
+
+
+def test_a_diverged_relu_seed_fails_the_affine_identity_check(tmp_path):
+    residual = [1e-13, 1e-13, float("nan"), 1e-13, 1e-13]
+    v = verdict_of(tmp_path, measured(far_affine_residual={"relu": residual}))
+    assert by_id(v)["relu_affine_far[sin]"]["outcome"] == "inconclusive"

@@ -95,17 +95,16 @@ def test_default_interval_is_quiet_on_a_fast_loop(monkeypatch, caplog):
 # ---------------------------------------------------------------- real job steps
 PERIODIC = {
     "target": "sin",
-    "activation": "snake_a10",
+    "cells": ["relu", "snake_a10"],
     "width": 16,
-    "n_train": 32,
+    "n_per_side": 16,
     "steps": 40,
     "lr": 0.01,
     "momentum": 0.9,
     "init": "normal",
     "n_seeds": 2,
-    "x_max": 30.0,
+    "x_max": 3.5,
     "n_grid": 61,
-    "far_range": [10.0, 30.0],
     "cell_seed": 5,
 }
 NOISE = {

@@ -1,10 +1,12 @@
-"""Claim `periodic`, training part: the 1-D extrapolation nets (one sweep cell per target ×
-activation, all seeds batched), the CO2 forecast nets and the classical CO2 baselines. Each step
-writes one file; the analysis (measure, checks, verdict) is in analysis.py, so editing it never
-reruns these.
+"""Claim `periodic`, training part 1: the 1-D extrapolation nets (one job per target: every
+activation × Snake a × seed net trained together as one tensor program). The real-series
+forecasts are in forecast.py (so editing them never reruns these); the analysis (measure, checks,
+verdict) is in analysis.py.
 
-Units follow the authors' notebook: training inputs are drawn from U(5, 15) ∪ U(−15, −5) and
-divided by 15, so the training region is 1/3 ≤ |x| ≤ 1 and the target sin(x_raw) is sin(15 x).
+Units and protocol follow the authors' extrapolation notebook: 1–512–1 nets, 32 training inputs
+per side from U(5, 15) and U(−15, −5), divided by 15 (training band 1/3 ≤ |x| ≤ 1, target
+sin(x_raw) = sin(15 x)), full-batch heavy-ball SGD (lr 1e-2, momentum 0.9), MSE, 15 000 steps.
+Ours: the step-size rule (``step_sizes``) for a cell that is unstable at lr 1e-2.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import numpy as np
 import torch
 import xarray as xr
 
-from paperclaims.nets import EnsembleMLP, train_full_batch
-from paperclaims.seeds import generator, member_seeds
+from paperclaims.nets import EnsembleMLP, record_steps
+from paperclaims.progress import Progress
+from paperclaims.seeds import derive_seed, generator, member_seeds
 
 
 # The cell names of claim.py's sweep, read back (claim.py writes them; it imports the registry,
@@ -27,6 +30,11 @@ def parse_activation(cell: str) -> tuple[str, float]:
 
 
 FREQUENCY = 15.0  # angular frequency of every target in the scaled input x = x_raw / 15
+# Step-size rule (ours, issue 16; committed before the runs). Heavy-ball SGD on a quadratic of
+# curvature λ is stable iff lr·λ < 2(1 + β). A cell trains at the authors' rate unless its largest
+# Gauss–Newton eigenvalue at initialisation over its seeds, λ_max, makes that unstable; then at
+# LR_SAFETY × 2(1 + β)/λ_max (a margin for the curvature growing early in training).
+LR_SAFETY = 0.5
 
 
 # ---------------------------------------------------------------- targets and activations
@@ -42,145 +50,308 @@ def target(name: str, x: torch.Tensor | np.ndarray):
     raise ValueError(f"unknown target {name!r}")
 
 
+def activation_and_slope(name: str, h, a, lib=torch):
+    """(σ(h), σ'(h)) for the 1-hidden-layer nets; ``a`` is Snake's frequency (broadcasts with h).
+    ``lib`` is torch or numpy (the analysis evaluates the far field in float64 numpy)."""
+    if name == "relu":
+        return lib.maximum(h, 0 * h), (h > 0) * 1.0
+    if name == "tanh":
+        t = lib.tanh(h)
+        return t, 1 - t * t
+    if name == "sin":
+        return lib.sin(h), lib.cos(h)
+    if name == "x_plus_sin":
+        return h + lib.sin(h), 1 + lib.cos(h)
+    if name == "snake":  # x + sin²(ax)/a = x + (1 − cos 2ax)/(2a); slope 1 + sin 2ax
+        z = 2 * a * h
+        return h + (1 - lib.cos(z)) / (2 * a), 1 + lib.sin(z)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+# ---------------------------------------------------------------- the batched 1–H–1 trainer
+# σ(h) = α h + β + κ φ(s h), σ'(h) = α' + μ ψ(s h): the coefficients of each activation (``a`` is
+# Snake's frequency, one per member) and (φ, ψ) computed in place by _phi_psi.
+DECOMPOSITION_KEYS = ("s", "alpha", "beta", "kappa", "alpha_slope", "mu")
+
+
+def _k(a, s=1.0, alpha=0.0, beta=0.0, kappa=1.0, alpha_slope=0.0, mu=1.0):
+    one = torch.ones_like(a)
+    values = (s, alpha, beta, kappa, alpha_slope, mu)
+    return {key: value * one for key, value in zip(DECOMPOSITION_KEYS, values)}
+
+
+DECOMPOSITION = {
+    "relu": lambda a: _k(a),  # φ = relu, ψ = step
+    "tanh": lambda a: _k(a, alpha_slope=1.0, mu=-1.0),  # φ = tanh, ψ = tanh²: σ' = 1 − tanh²
+    "sin": lambda a: _k(a),  # φ = sin, ψ = cos
+    "x_plus_sin": lambda a: _k(a, alpha=1.0, alpha_slope=1.0),  # h + sin h; 1 + cos h
+    # Snake: h + 1/(2a) − cos(2ah)/(2a); slope 1 + sin(2ah)
+    "snake": lambda a: _k(
+        a, s=2 * a, alpha=1.0, beta=1 / (2 * a), kappa=-1 / (2 * a), alpha_slope=1.0
+    ),
+}
+
+
+def _phi_psi(name: str, z: torch.Tensor, phi: torch.Tensor) -> None:
+    """φ(z) into ``phi``, ψ(z) into ``z`` (in place: two passes over the group's slice)."""
+    if name == "relu":
+        torch.clamp_min(z, 0, out=phi)
+        torch.sign(phi, out=z)
+    elif name == "tanh":
+        torch.tanh(z, out=phi)
+        torch.mul(phi, phi, out=z)
+    elif name in ("sin", "x_plus_sin"):
+        torch.sin(z, out=phi)
+        z.cos_()
+    elif name == "snake":
+        torch.cos(z, out=phi)
+        z.sin_()
+    else:
+        raise ValueError(f"unknown activation {name!r}")
+
+
+class OneHidden:
+    """M independent 1–H–1 nets f(x) = Σ_j v_j σ_j(w_j x + b_j) + c as four tensors: w, b (M, 1, H),
+    v (M, H, 1), c (M, 1, 1). Members are grouped by activation (contiguous slices ``groups``:
+    name → (start, stop)); ``a`` (M, 1, 1) is each member's Snake frequency. Forward and backward
+    are written out (no autograd): the first layer is an outer product, the rest is one bmm each."""
+
+    def __init__(self, w, b, v, c, a, groups: dict[str, tuple[int, int]]):
+        self.w, self.b, self.v, self.c, self.a, self.groups = w, b, v, c, a, groups
+
+    @classmethod
+    def init(cls, cells: list[str], seeds: list[int], width: int, init: str, dtype, device):
+        """Member (cell k, seed i) has seed i's initial weights (EnsembleMLP's draw), so every
+        activation starts from the same weights: the comparison between activations is paired."""
+        base = EnsembleMLP([1, width, 1], seeds, "relu", init=init, dtype=torch.float64)
+        k = len(cells)
+        w, b = base.weights[0].detach(), base.biases[0].detach()  # (S, 1, H)
+        v, c = base.weights[1].detach(), base.biases[1].detach()  # (S, H, 1), (S, 1, 1)
+        tile = lambda t: t.repeat(k, 1, 1).to(device=device, dtype=dtype).contiguous()  # noqa: E731
+        parsed = [parse_activation(cell) for cell in cells]
+        a = torch.tensor([p[1] for p in parsed for _ in seeds], dtype=dtype, device=device)
+        groups, n = {}, len(seeds)
+        for j, cell in enumerate(cells):
+            groups[cell] = (j * n, (j + 1) * n)
+        return cls(tile(w), tile(b), tile(v), tile(c), a.view(-1, 1, 1), groups)
+
+    def _hidden(self, x):
+        """Pre-activations h (M, N, H), σ(h), σ'(h), group by group into shared buffers."""
+        h = torch.addcmul(self.b, x, self.w)
+        act, slope = torch.empty_like(h), torch.empty_like(h)
+        for cell, (lo, hi) in self.groups.items():
+            name = parse_activation(cell)[0]
+            act[lo:hi], slope[lo:hi] = activation_and_slope(name, h[lo:hi], self.a[lo:hi])
+        return act, slope
+
+    def __call__(self, x):
+        act, _ = self._hidden(x)
+        return torch.baddbmm(self.c, act, self.v)
+
+    def loss_and_gradients(self, x, y):
+        """Per-member MSE (M,) and its gradients (dw, db, dv, dc), same shapes as the weights.
+
+        Each activation is written σ(h) = α h + β + κ φ(z) and σ'(h) = α' + μ ψ(z), z = s h, with
+        per-member scalars (``DECOMPOSITION``): the linear and constant parts go through sums
+        over units and points (O(M(N + H))), so per step only z, φ(z) and ψ(z) are computed at
+        size M × N × H (ψ overwrites z) and read by three bmm: f = φ(κv), dv = φᵀr and
+        [dw, db] = v ⊙ ψᵀ[r x, r]. ``__call__`` is the plain forward; the tests check these
+        gradients against autograd through it."""
+        k = self._coefficients()
+        v, w, b, c = self.v, self.w, self.b, self.c
+        n = x.shape[1]
+        z = torch.addcmul(b * k["s"], x, w * k["s"])  # (M, N, H)
+        phi = torch.empty_like(z)
+        for cell, (lo, hi) in self.groups.items():
+            _phi_psi(parse_activation(cell)[0], z[lo:hi], phi[lo:hi])  # ψ written into z
+        psi = z
+        vt = v.transpose(1, 2)  # (M, 1, H)
+        vw, vb, vsum = (
+            (vt * w).sum(-1, keepdim=True),
+            (vt * b).sum(-1, keepdim=True),
+            v.sum(1, keepdim=True),
+        )
+        f = torch.bmm(phi, v * k["kappa"]) + k["alpha"] * (x * vw + vb) + k["beta"] * vsum + c
+        r = f.sub_(y)  # residual (M, N, 1)
+        loss = (r * r).mean(dim=(1, 2))
+        r.mul_(2.0 / n)  # dL/df
+        r_sum, rx_sum = r.sum(1, keepdim=True), (r * x).sum(1, keepdim=True)  # (M, 1, 1)
+        dv = k["kappa"] * torch.bmm(phi.transpose(1, 2), r)
+        dv += (
+            k["alpha"] * (w.transpose(1, 2) * rx_sum + b.transpose(1, 2) * r_sum)
+            + k["beta"] * r_sum
+        )
+        both = torch.bmm(psi.transpose(1, 2), torch.cat([r * x, r], dim=2))  # (M, H, 2)
+        dw = vt * (k["mu"] * both[..., 0].unsqueeze(1) + k["alpha_slope"] * rx_sum)
+        db = vt * (k["mu"] * both[..., 1].unsqueeze(1) + k["alpha_slope"] * r_sum)
+        return loss, (dw, db, dv, r_sum)
+
+    def _coefficients(self) -> dict[str, torch.Tensor]:
+        """Per-member (M, 1, 1) scalars of DECOMPOSITION, for this model's groups and a."""
+        if getattr(self, "_k", None) is None:
+            rows = {name: torch.empty_like(self.a) for name in DECOMPOSITION_KEYS}
+            for cell, (lo, hi) in self.groups.items():
+                name = parse_activation(cell)[0]
+                for key, value in DECOMPOSITION[name](self.a[lo:hi]).items():
+                    rows[key][lo:hi] = value
+            self._k = rows
+        return self._k
+
+    def params(self):
+        return [self.w, self.b, self.v, self.c]
+
+    def gauss_newton_top(self, x):
+        """Largest eigenvalue of each member's Gauss–Newton matrix (2/N) JᵀJ of the MSE at the
+        current weights: the nonzero spectrum of JᵀJ is that of the N × N Gram matrix
+        K = JJᵀ = σσᵀ + (σ'v)(σ'v)ᵀ ⊙ (xxᵀ + 1) + 1, so it is exact, batched and cheap."""
+        act, slope = self._hidden(x)
+        d = slope * self.v.transpose(1, 2)
+        gram = torch.bmm(act, act.transpose(1, 2))
+        gram += torch.bmm(d, d.transpose(1, 2)) * (torch.bmm(x, x.transpose(1, 2)) + 1) + 1
+        top = torch.linalg.eigvalsh(gram.double())[:, -1]
+        return 2.0 * top / x.shape[1]
+
+
+def step_sizes(lam: torch.Tensor, groups, lr: float, momentum: float) -> dict[str, float]:
+    """The step-size rule (LR_SAFETY): per cell, the authors' ``lr`` if lr·λ_max < 2(1 + β) for
+    every seed, else LR_SAFETY × 2(1 + β)/λ_max (λ_max the largest over the cell's seeds)."""
+    limit = 2 * (1 + momentum)
+    out = {}
+    for cell, (lo, hi) in groups.items():
+        top = float(lam[lo:hi].max())
+        out[cell] = lr if lr * top < limit else LR_SAFETY * limit / top
+    return out
+
+
+def heavy_ball(model: OneHidden, x, y, *, steps: int, lr, momentum: float, checkpoint=None):
+    """Full-batch heavy-ball SGD as torch.optim.SGD does it (buf ← β·buf + g; p ← p − lr·buf;
+    buf = g at the first step), ``lr`` one rate per member (M, 1, 1). Returns (record steps,
+    per-member loss (M, records), the loss before each recorded update)."""
+    when = record_steps(steps)
+    record = set(when)
+    history: list[torch.Tensor] = []
+    bufs = [torch.zeros_like(p) for p in model.params()]
+    start = 1
+    if checkpoint is not None and (state := checkpoint.load()) is not None:
+        device = model.w.device
+        for p, saved in zip(model.params(), state["params"]):
+            p.copy_(saved.to(device))
+        for buf, saved in zip(bufs, state["bufs"]):
+            buf.copy_(saved.to(device))
+        history = [h.to(device) for h in state["history"]]
+        start = state["step"] + 1
+    progress = Progress("train_full_batch", steps, start=start - 1)
+    for it in range(start, steps + 1):
+        loss, grads = model.loss_and_gradients(x, y)
+        for p, buf, g in zip(model.params(), bufs, grads):
+            if it == 1:
+                buf.copy_(g)
+            else:
+                buf.mul_(momentum).add_(g)
+            p.sub_(buf * lr)
+        progress.update(it)
+        if it in record:
+            history.append(loss.clone())
+        if not torch.isfinite(loss).any():  # all diverged: the rest is NaN arithmetic
+            history.extend([torch.full_like(loss, float("nan"))] * (len(when) - len(history)))
+            break
+        if checkpoint is not None:
+            checkpoint.maybe_save(
+                it,
+                lambda: {
+                    "params": [p.cpu() for p in model.params()],
+                    "bufs": [b.cpu() for b in bufs],
+                    "history": [h.cpu() for h in history],
+                },
+            )
+    progress.finish()
+    return when, torch.stack(history, dim=1)
+
+
 # ---------------------------------------------------------------- train
-def _train_inputs(n: int, seed: int) -> torch.Tensor:
-    gen = generator(seed)
-    magnitude = torch.rand(n, 1, generator=gen, dtype=torch.float64) * 10 + 5
-    sign = torch.where(torch.rand(n, 1, generator=gen, dtype=torch.float64) < 0.5, -1.0, 1.0)
-    return magnitude * sign / 15
+def train_inputs(n_per_side: int, seed: int) -> torch.Tensor:
+    """The authors' inputs: n_per_side from U(5, 15) and as many from U(−15, −5), over 15."""
+    gen = generator(derive_seed(seed, "x_train"))
+    magnitude = torch.rand(2, n_per_side, generator=gen, dtype=torch.float64) * 10 + 5
+    return torch.cat([-magnitude[0], magnitude[1]]) / 15
 
 
 def train_extrapolation(step) -> None:
-    """One sweep cell (target × activation): all seeds trained as one ensemble, full batch."""
+    """One target: every activation cell × seed trained as one batched program, full batch."""
     p = step.params
-    activation, a = parse_activation(p["activation"])
-    dtype = torch.float32
-    device = step.device
-    seeds = member_seeds(p["cell_seed"], p["n_seeds"])
-    x_train = _train_inputs(p["n_train"], p["cell_seed"]).to(device=device, dtype=dtype)
-    y_train = target(p["target"], x_train)
-    model = EnsembleMLP(
-        [1, p["width"], 1], seeds, activation, snake_a=a, init=p["init"], dtype=dtype, device=device
-    )
-    when, loss = train_full_batch(
+    cells, n = list(p["cells"]), p["n_seeds"]
+    dtype, device = torch.float32, step.device
+    seeds = member_seeds(p["cell_seed"], n)
+    x_seed = torch.stack([train_inputs(p["n_per_side"], s) for s in seeds])  # (S, N)
+    x = x_seed.repeat(len(cells), 1)[..., None].to(device=device, dtype=dtype)  # (M, N, 1)
+    y = target(p["target"], x)
+    model = OneHidden.init(cells, seeds, p["width"], p["init"], dtype, device)
+    lam = model.gauss_newton_top(x)
+    rates = step_sizes(lam, model.groups, p["lr"], p["momentum"])
+    lr = torch.tensor([rates[c] for c in cells for _ in seeds], dtype=dtype, device=device)
+    when, loss = heavy_ball(
         model,
-        x_train,
-        y_train,
+        x,
+        y,
         steps=p["steps"],
-        lr=p["lr"],
+        lr=lr.view(-1, 1, 1),
         momentum=p["momentum"],
         checkpoint=step.checkpoint(),
     )
     x_grid = np.linspace(-p["x_max"], p["x_max"], p["n_grid"])
-    x_far = np.concatenate(
-        [-np.linspace(*p["far_range"][::-1], 201), np.linspace(*p["far_range"], 201)]
-    )
+    grid = torch.as_tensor(x_grid, dtype=dtype, device=device).view(1, -1, 1)
     with torch.no_grad():
-        pred = model(torch.as_tensor(x_grid, dtype=dtype, device=device)[:, None])[..., 0]
-        pred_far = model(torch.as_tensor(x_far, dtype=dtype, device=device)[:, None])[..., 0]
+        pred = model(grid.expand(x.shape[0], -1, -1))[..., 0]
+    shape = (len(cells), n)
+
+    def cellwise(t, *tail):
+        return t.detach().cpu().double().numpy().reshape(*shape, *tail)
+
+    width = p["width"]
+    dims = ("activation", "seed")
     ds = xr.Dataset(
         {
-            "prediction": (("seed", "x"), pred.cpu().double().numpy()),
-            "prediction_far": (("seed", "x_far"), pred_far.cpu().double().numpy()),
-            "train_loss": (("seed", "step"), loss.cpu().double().numpy(), {"units": "MSE"}),
+            "prediction": ((*dims, "x"), cellwise(pred, -1)),
+            "train_loss": ((*dims, "step"), cellwise(loss, -1), {"units": "MSE"}),
+            "w": ((*dims, "unit"), cellwise(model.w, width), {"long_name": "input weight"}),
+            "b": ((*dims, "unit"), cellwise(model.b, width), {"long_name": "hidden bias"}),
+            "v": ((*dims, "unit"), cellwise(model.v, width), {"long_name": "output weight"}),
+            "c": (dims, cellwise(model.c), {"long_name": "output bias"}),
+            "snake_a": (dims, cellwise(model.a)),
+            "gn_top_eigenvalue": (dims, lam.cpu().numpy().reshape(shape)),
+            "lr": ("activation", np.array([rates[c] for c in cells])),
+            "x_train": (("seed", "point"), x_seed.numpy()),
         },
         coords={
-            "seed": np.arange(len(seeds)),
+            "activation": cells,
+            "seed": np.arange(n),
             "member_seed": ("seed", np.array(seeds, dtype=np.int64)),
             "x": ("x", x_grid, {"units": "x_raw / 15", "long_name": "input"}),
-            "x_far": ("x_far", x_far, {"units": "x_raw / 15"}),
             "step": ("step", np.array(when)),
         },
-        attrs={
-            "target": p["target"],
-            "activation": activation,
-            "snake_a": a,
-            "cell": p["activation"],
-        },
+        attrs={"target": p["target"], "authors_lr": p["lr"], "momentum": p["momentum"]},
     )
+    ds["gn_top_eigenvalue"].attrs["long_name"] = "top Gauss–Newton eigenvalue at initialisation"
+    ds["lr"].attrs["rule"] = "authors' lr if lr·λ_max < 2(1+β), else LR_SAFETY·2(1+β)/λ_max"
     ds["target"] = ("x", target(p["target"], x_grid))
+    ds["y_train"] = (("seed", "point"), target(p["target"], x_seed.numpy()))
     step.write(ds, step.output[0])
 
 
-# ---------------------------------------------------------------- real series: Mauna Loa CO2
-def co2_monthly() -> tuple[np.ndarray, np.ndarray]:
-    """statsmodels' weekly Mauna Loa CO2 (1958–2001), as monthly means; time in decimal years."""
-    from statsmodels.datasets import co2
-
-    weekly = co2.load_pandas().data["co2"]
-    monthly = weekly.resample("MS").mean().interpolate()
-    years = monthly.index.year + (monthly.index.month - 1) / 12
-    return np.asarray(years, dtype=float), monthly.to_numpy(dtype=float)
-
-
-def _split_series(train_fraction: float):
-    years, ppm = co2_monthly()
-    n_train = int(round(train_fraction * len(ppm)))
-    mean, sd = ppm[:n_train].mean(), ppm[:n_train].std()
-    x = (years - years[0]) / 10  # decades since the first month: O(1) inputs
-    return x, (ppm - mean) / sd, n_train, years
-
-
-def train_forecast(step) -> None:
-    """Fit a 1–h–h–1 net to the early part of the CO2 series (all seeds batched), forecast the rest."""
-    p = step.params
-    activation, a = parse_activation(p["model"])
-    x, y, n_train, years = _split_series(p["train_fraction"])
-    dtype, device = torch.float32, step.device
-    xt = torch.as_tensor(x, dtype=dtype, device=device)[:, None]
-    yt = torch.as_tensor(y, dtype=dtype, device=device)[:, None]
-    model = EnsembleMLP(
-        [1, p["width"], p["width"], 1],
-        member_seeds(p["cell_seed"], p["n_seeds"]),
-        activation,
-        snake_a=a,
-        learnable_a=activation == "snake",
-        init=p["init"],
-        dtype=dtype,
-        device=device,
-    )
-    when, loss = train_full_batch(
-        model,
-        xt[:n_train],
-        yt[:n_train],
-        steps=p["steps"],
-        optimizer="adam",
-        lr=p["lr"],
-        checkpoint=step.checkpoint(),
-    )
-    with torch.no_grad():
-        pred = model(xt)[..., 0].cpu().double().numpy()
-    ds = xr.Dataset(
-        {
-            "forecast": (("seed", "time"), pred, {"units": "standardized ppm"}),
-            "train_loss": (("seed", "step"), loss.cpu().double().numpy()),
-        },
-        coords={"seed": np.arange(p["n_seeds"]), "time": years, "step": np.array(when)},
-        attrs={"model": p["model"], "n_train": n_train},
-    )
-    ds["observed"] = ("time", y)
-    step.write(ds, step.output[0])
-
-
-def forecast_baselines(step) -> None:
-    """Classical baselines on the same split: seasonal naive with drift, and SARIMA(1,1,1)(0,1,1)12."""
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-
-    p = step.params
-    x, y, n_train, years = _split_series(p["train_fraction"])
-    horizon = len(y) - n_train
-    last_year = y[n_train - 12 : n_train]
-    drift = (y[n_train - 1] - y[0]) / (n_train - 1)
-    k = np.arange(1, horizon + 1)
-    naive = np.concatenate(
-        [y[:n_train], last_year[(k - 1) % 12] + drift * 12 * ((k - 1) // 12 + 1)]
-    )
-    fit = SARIMAX(y[:n_train], order=(1, 1, 1), seasonal_order=(0, 1, 1, 12)).fit(disp=False)
-    sarima = np.concatenate([y[:n_train], fit.forecast(horizon)])
-    ds = xr.Dataset(
-        {"forecast": (("model", "time"), np.stack([naive, sarima]))},
-        coords={"model": ["seasonal_naive", "sarima"], "time": years},
-        attrs={"n_train": n_train},
-    )
-    ds["observed"] = ("time", y)
-    step.write(ds, step.output[0])
+def forward_numpy(ds: xr.Dataset, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(f(x), f'(x)) in float64 from a trained dataset's weights, for every (activation, seed):
+    arrays (activation, seed, len(x)). The far field is evaluated here, from the learned weights."""
+    out, slope = [], []
+    for cell in ds["activation"].values:
+        name, _ = parse_activation(str(cell))
+        w, b, v = (ds[k].sel(activation=cell).values[:, None, :] for k in ("w", "b", "v"))
+        a = ds["snake_a"].sel(activation=cell).values[:, None, None]
+        c = ds["c"].sel(activation=cell).values[:, None]
+        f, d = [], []
+        for chunk in np.array_split(x, max(1, x.size // 256)):
+            act, s = activation_and_slope(name, chunk[None, :, None] * w + b, a, lib=np)
+            f.append((act * v).sum(-1) + c)
+            d.append((s * w * v).sum(-1))
+        out.append(np.concatenate(f, axis=1))
+        slope.append(np.concatenate(d, axis=1))
+    return np.stack(out), np.stack(slope)
