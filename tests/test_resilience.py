@@ -12,8 +12,8 @@ import pytest
 import xarray as xr
 from conftest import BIN, copy_workflow, snakemake
 
-TARGET = "results/periodic/runs/extrapolation/sin__snake_a10.nc"
-LONG = "periodic:\n  extrapolation:\n    steps: 15000\n"  # long enough to be killed midway
+TARGET = "results/periodic/runs/extrapolation/sin.nc"
+LONG = "periodic:\n  extrapolation:\n    steps: 60000\n"  # long enough (≈ 10 s) to be killed midway
 
 
 def _config(workdir):
@@ -39,7 +39,7 @@ def test_killed_job_resumes_from_checkpoint_with_identical_arrays(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    checkpoint = killed / "results/periodic/runs/extrapolation/.sin__snake_a10.nc.checkpoint.pt"
+    checkpoint = killed / "results/periodic/runs/extrapolation/.sin.nc.checkpoint.pt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -56,7 +56,7 @@ def test_killed_job_resumes_from_checkpoint_with_identical_arrays(tmp_path):
         snakemake(killed, TARGET, "--cores", "1", "--rerun-incomplete", *_config(killed))
     finally:
         del os.environ["PAPERCLAIMS_CHECKPOINT_SECONDS"]
-    log = (killed / "logs/periodic/train_extrapolation/sin__snake_a10.log").read_text()
+    log = (killed / "logs/periodic/train_extrapolation/sin.log").read_text()
     assert "resuming from checkpoint" in log
     assert not checkpoint.exists(), "the checkpoint outlived the finished job"
 

@@ -167,7 +167,7 @@ def test_smoke_claim_runs_through_slurm_and_matches_local(slurm, tmp_path):
 
 def test_failing_job_is_reported_failed_and_retried(slurm, tmp_path):
     remote = copy_workflow(tmp_path / "failing")
-    target = "results/periodic/runs/extrapolation/sin__relu.nc"
+    target = "results/periodic/runs/extrapolation/sin.nc"
     before = set(_slurm_jobs())
     # device: cuda on a machine without CUDA passes validation but fails inside the job
     proc = snakemake(
@@ -188,7 +188,7 @@ def test_failing_job_is_reported_failed_and_retried(slurm, tmp_path):
         c
         for job_id, (c, state) in _slurm_jobs().items()
         if job_id not in before
-        if c.startswith("rule_periodic_train_extrapolation_wildcards_sin_relu")
+        if c.startswith("rule_periodic_train_extrapolation_wildcards_sin")
         and state == "FAILED"
     ]
     assert len(failed) >= 2, f"expected the job and its retry to fail in SLURM, saw {failed}"
@@ -201,9 +201,9 @@ def test_job_killed_at_its_time_limit_resumes_on_retry(slurm, tmp_path):
     and the retry resumes from the checkpoint the killed attempt left (not from step 0)."""
     remote = copy_workflow(tmp_path / "timelimit")
     (remote / "config" / "long.yaml").write_text(
-        "periodic:\n  extrapolation:\n    width: 512\n    n_train: 256\n    steps: 1000000\n"
+        "periodic:\n  extrapolation:\n    width: 512\n    n_per_side: 32\n    steps: 1000000\n"
     )
-    target = "results/periodic/runs/extrapolation/sin__snake_a10.nc"
+    target = "results/periodic/runs/extrapolation/sin.nc"
     before = set(_slurm_jobs())
     os.environ["PAPERCLAIMS_CHECKPOINT_SECONDS"] = "5"  # the SLURM jobs inherit it
     try:
@@ -228,5 +228,5 @@ def test_job_killed_at_its_time_limit_resumes_on_retry(slurm, tmp_path):
         if job_id not in before and comment.startswith("rule_periodic_train_extrapolation")
     ]
     assert states.count("TIMEOUT") == 2, states
-    log = (remote / "logs/periodic/train_extrapolation/sin__snake_a10.log").read_text()
+    log = (remote / "logs/periodic/train_extrapolation/sin.log").read_text()
     assert "resuming from checkpoint" in log, "the retry started from scratch"

@@ -24,7 +24,7 @@ def test_dry_run_of_default_config(workdir):
     proc = snakemake(workdir, "-n")
     jobs = planned_jobs(proc)
     assert jobs.get("all") == 1 and jobs.get("claims_table") == 1
-    assert jobs.get("periodic_train_extrapolation", 0) >= 10
+    assert jobs.get("periodic_train_extrapolation") == 2  # one batched job per target
 
 
 def test_lint_is_clean():
@@ -113,12 +113,13 @@ def test_editing_a_notebook_reruns_only_plots(smoke_run, tmp_path):
 
 
 def test_changing_one_sweep_value_reruns_only_its_cells(smoke_run, tmp_path):
-    """test.yaml trains snake_a = [10]; adding a = 20 trains that one cell and nothing else."""
+    """test.yaml forecasts with models snake and relu (one job each); adding tanh trains that one
+    job and nothing else (the extrapolation jobs batch every activation of a target)."""
     override = tmp_path / "override.yaml"
-    override.write_text("periodic:\n  extrapolation:\n    snake_a: [10, 20]\n")
+    override.write_text("periodic:\n  forecast:\n    models: [snake, relu, tanh]\n")
     jobs = planned_jobs(snakemake(smoke_run, "-n", *TEST_CONFIG, str(override)))
-    assert jobs.get("periodic_train_extrapolation") == 1, jobs
-    assert not any(rule.startswith("periodic_train_forecast") for rule in jobs)
+    assert jobs.get("periodic_train_forecast") == 1, jobs
+    assert not any(rule.startswith("periodic_train_extrapolation") for rule in jobs)
     assert not any(rule.startswith(OTHER_CLAIMS) for rule in jobs)
 
 
@@ -134,7 +135,7 @@ def test_editing_claim_code_reruns_that_claim(smoke_run, tmp_path):
 
 def test_same_seed_gives_identical_arrays_whatever_cores(smoke_run, tmp_path):
     other = copy_workflow(tmp_path / "again")
-    target = "results/periodic/runs/extrapolation/sin__snake_a10.nc"
+    target = "results/periodic/runs/extrapolation/sin.nc"
     snakemake(other, target, "--cores", "1", *TEST_CONFIG)
     first = xr.open_dataset(smoke_run / target, engine="h5netcdf")
     second = xr.open_dataset(other / target, engine="h5netcdf")
@@ -145,7 +146,7 @@ def test_same_seed_gives_identical_arrays_whatever_cores(smoke_run, tmp_path):
 
 def test_other_seed_gives_other_arrays(smoke_run, tmp_path):
     other = copy_workflow(tmp_path / "seed")
-    target = "results/periodic/runs/extrapolation/sin__relu.nc"
+    target = "results/periodic/runs/extrapolation/sin.nc"
     snakemake(other, target, "--cores", "1", "--config", "seed=1", *TEST_CONFIG)
     with xr.open_dataset(smoke_run / target, engine="h5netcdf") as a:
         with xr.open_dataset(other / target, engine="h5netcdf") as b:
@@ -202,9 +203,9 @@ def test_runs_as_a_snakemake_module_from_another_folder(tmp_path):
 
 def test_nested_numeric_override_from_the_command_line(workdir):
     """`--config` hands nested values to the workflow as strings; they take the schema's type."""
-    override = "periodic={extrapolation: {width: 64, lr: 0.02, far_range: [50, 100]}}"
+    override = "periodic={extrapolation: {width: 64, lr: 0.02, n_per_side: 16}}"
     proc = snakemake(workdir, "-n", "--config", override)
-    assert planned_jobs(proc).get("periodic_train_extrapolation", 0) >= 10
+    assert planned_jobs(proc).get("periodic_train_extrapolation") == 2
 
 
 def test_report_builds_with_every_figure_and_notebook(smoke_run):
