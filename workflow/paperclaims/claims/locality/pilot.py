@@ -46,7 +46,9 @@ DEPTHS = (1, 2, 4, 6, 8, 10)  # the default config's depths
 MAX_N_VALUES = 2
 PILOT_SEEDS = 4
 PILOT_N_TEST = 2000
-PILOT_BASE_SEED = 18_000  # the pilot's own data seeds (the pipeline's are derived from its base seed)
+PILOT_BASE_SEED = (
+    18_000  # the pilot's own data seeds (the pipeline's are derived from its base seed)
+)
 RIDGE = 1e-8
 
 
@@ -69,8 +71,12 @@ def ntk_errors(d: int, k: int, n: int, family: str, depths=DEPTHS, n_seeds=PILOT
     errors = np.concatenate(
         [
             loc.ntk_test_errors(
-                x_train[s : s + 1], y_train[s : s + 1], x_test[s : s + 1], y_test[s : s + 1],
-                depths, RIDGE,
+                x_train[s : s + 1],
+                y_train[s : s + 1],
+                x_test[s : s + 1],
+                y_test[s : s + 1],
+                depths,
+                RIDGE,
             )
             for s in range(n_seeds)
         ],

@@ -375,7 +375,10 @@ def train(step) -> None:
             "train_loss": var("train_loss", {"long_name": "mean training loss at the criterion"}),
             "criterion_epoch": var(
                 "criterion_epoch",
-                {"units": "epoch", "long_name": "first epoch with training loss ≤ loss_target (0: never)"},
+                {
+                    "units": "epoch",
+                    "long_name": "first epoch with training loss ≤ loss_target (0: never)",
+                },
             ),
             "fit_epoch": var(
                 "fit_epoch",
@@ -426,7 +429,12 @@ def ntk(step) -> None:
     x_train, y_train, x_test, y_test, targets = dataset(p)
     depths = sorted(p["depths"])
     error = ntk_test_errors(
-        x_train.to(device), y_train.to(device), x_test.to(device), y_test.to(device), depths, p["ridge"]
+        x_train.to(device),
+        y_train.to(device),
+        x_test.to(device),
+        y_test.to(device),
+        depths,
+        p["ridge"],
     )  # (depth, seed, target)
     ds = xr.Dataset(
         {"ntk_test_error": (("depth", "seed", "target"), error, {"units": "fraction"})},
