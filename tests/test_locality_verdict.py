@@ -27,6 +27,7 @@ def measured(
     criterion_epoch=None,
     seed_effect=None,
     control=None,
+    chance=0.5,
 ) -> xr.Dataset:
     """What ``measure()`` writes, from mean errors ``net(target, n, depth)`` and
     ``ntk(target, n, depth)``, plus per-(target, n, depth, seed) noise of sd ``noise`` and, for
@@ -68,6 +69,10 @@ def measured(
             "train_loss": (dims, np.full(shape, 0.009)),
             "test_history": (dims + ("epoch",), history),
             "ntk_test_error": (("n_train", "target", "depth", "seed"), kerr),
+            "majority_error": (
+                ("n_train", "seed", "target"),
+                np.full((len(n_train), n_seeds, len(targets)), chance),
+            ),
         },
         coords={
             "n_train": list(n_train),
@@ -272,6 +277,22 @@ def test_depth_one_at_chance_while_deeper_nets_learn_passes_learnability(tmp_pat
     assert local["details"]["learned_fraction_by_depth"]["10"] == 1.0
 
 
+def test_chance_is_the_majority_class_error_of_the_labels(tmp_path):
+    """An imbalanced label (family A's 2-global: P(y = +1) = 0.64) has chance 0.36, not 0.5: a
+    best depth at 0.34 is at chance, and its checks are inconclusive."""
+
+    def near_base_rate(t, n, d):
+        return 0.34 + 0.01 * d
+
+    v = run(tmp_path, measured(near_base_rate, flat, chance=0.36, control=lambda t, n, d: 0.45))
+    assert outcomes(v) == {i: "inconclusive" for i in HOLDS_500}
+    pre = by_id(v)["global_deep_worse[global_k2, N=500]"]["precondition"]
+    assert not pre["held"] and "chance 0.36" in pre["measured"]
+    # the same errors against balanced labels' chance (0.5) pass the precondition
+    v = run(tmp_path, measured(near_base_rate, flat))
+    assert by_id(v)["global_deep_worse[global_k2, N=500]"]["outcome"] == "supports"
+
+
 def test_runs_missing_the_criterion_fail_its_precondition(tmp_path):
     def deep_never_meets(shape):  # depth 10 (last), seed 0 never meets the training-loss criterion
         epochs = np.full(shape, 20, dtype=np.int64)
@@ -362,7 +383,10 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
             nets.append(str(path))
         path = tmp_path / f"N{n}.nc"
         xr.Dataset(
-            {"ntk_test_error": (("target", "depth", "seed"), rng.uniform(0, 0.5, (2, 6, 3)))},
+            {
+                "ntk_test_error": (("target", "depth", "seed"), rng.uniform(0, 0.5, (2, 6, 3))),
+                "majority_error": (("seed", "target"), np.full((3, 2), 0.5)),
+            },
             coords={"target": TARGETS, "depth": DEPTHS, "seed": seeds},
             attrs={"n_train": n, "family": "A", "ridge": 1e-8},
         ).to_netcdf(path, engine="h5netcdf")

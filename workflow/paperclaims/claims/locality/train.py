@@ -436,8 +436,18 @@ def ntk(step) -> None:
         depths,
         p["ridge"],
     )  # (depth, seed, target)
+    # chance level of each target: the error of always predicting its majority class (family A's
+    # k-global label is imbalanced by the tie rule sgn(0) = +1: for k = 2, d = 32, P(y = +1) = 0.64)
+    positive = (y_test > 0).double().mean(1).cpu().numpy()  # (seed, target)
     ds = xr.Dataset(
-        {"ntk_test_error": (("depth", "seed", "target"), error, {"units": "fraction"})},
+        {
+            "ntk_test_error": (("depth", "seed", "target"), error, {"units": "fraction"}),
+            "majority_error": (
+                ("seed", "target"),
+                np.minimum(positive, 1 - positive),
+                {"long_name": "test error of the majority-class predictor (chance level)"},
+            ),
+        },
         coords={"depth": depths, "seed": np.arange(p["n_seeds"]), "target": targets},
         attrs={"n_train": p["n_train"], "family": p["family"], "ridge": p["ridge"]},
     )
