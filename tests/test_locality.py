@@ -212,7 +212,10 @@ def test_ensemble_member_trains_as_if_alone():
     e = int(alone["criterion_epoch"][0])
     assert int(together["criterion_epoch"][1]) == e > 0
     assert together["test_error"][1] == alone["test_error"][0]
-    assert together["train_loss"][1] == alone["train_loss"][0] <= P_FIT["loss_target"]
+    assert float(together["train_loss"][1]) == pytest.approx(
+        float(alone["train_loss"][0]), rel=1e-9
+    )
+    assert float(alone["train_loss"][0]) <= P_FIT["loss_target"]
     np.testing.assert_allclose(together["train_error"][1, :e], alone["train_error"][0, :e])
     assert together["test_history"][1, e - 1] == alone["test_error"][0]  # recorded at the criterion
 
