@@ -329,6 +329,15 @@ def verdict(step) -> None:
             f"Fraction of true-label runs that did not meet the training-loss criterion within "
             f"the epoch cap: {unmet:.3f} (their checks' criterion precondition fails).",
             f"Preconditions: {PRECONDITION_SOURCE}.",
+            "Chance is each target's majority-class test error (mean over seeds): "
+            + ", ".join(
+                f"{t} {float(true['chance'].sel(target=t).mean()):.3g}"
+                for t in map(str, m["target"].values)
+            )
+            + ". The NTK-only pilot's band assumed 0.5 for every label; family A's k-global label "
+            "is imbalanced by the tie rule sgn(0) = +1, so a grid with one N for both label types "
+            "may leave the global target short of the learnability margin (issue 18's default run: "
+            "k = 2, N = 250 and 500); choosing N per target is the follow-up.",
         ],
     )
 
