@@ -4,8 +4,6 @@ is under-powered, or fails a precondition; every check's outcome is asserted."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -26,17 +24,25 @@ def measured(
     noise=0.01,
     n_train=(500,),
     targets=TARGETS,
-    fit_epoch=None,
+    criterion_epoch=None,
     seed_effect=None,
+    control=None,
+    chance=0.5,
 ) -> xr.Dataset:
     """What ``measure()`` writes, from mean errors ``net(target, n, depth)`` and
     ``ntk(target, n, depth)``, plus per-(target, n, depth, seed) noise of sd ``noise`` and, for
-    the nets, ``seed_effect(target, n, depth, seed)``."""
+    the nets, ``seed_effect(target, n, depth, seed)``. The shuffled-label control's mean error is
+    ``control(target, n, depth)`` (default: chance at every depth)."""
     rng = np.random.default_rng(0)
-    shape = (len(n_train), len(DEPTHS), len(targets), n_seeds)
-    mean = np.array([[[net(t, n, d) for t in targets] for d in DEPTHS] for n in n_train])
+    control = control or (lambda t, n, d: 0.5)
+    shape = (len(n_train), len(DEPTHS), 2, len(targets), n_seeds)
+
+    def grid(f):
+        return np.array([[[f(t, n, d) for t in targets] for d in DEPTHS] for n in n_train])
+
+    mean = np.stack([grid(net), grid(control)], 2)[..., None]  # (n, depth, labels, target, 1)
     if seed_effect is not None:
-        mean = mean[..., None] + np.array(
+        eff = np.array(
             [
                 [
                     [[seed_effect(t, n, d, s) for s in range(n_seeds)] for t in targets]
@@ -45,32 +51,40 @@ def measured(
                 for n in n_train
             ]
         )
-    else:
-        mean = mean[..., None]
+        mean = mean + np.stack([eff, np.zeros_like(eff)], 2)
     kmean = np.array([[[ntk(t, n, d) for d in DEPTHS] for t in targets] for n in n_train])
     err = np.clip(mean + noise * rng.standard_normal(shape), 0, 1)
     kerr = np.clip(kmean[..., None] + noise * rng.standard_normal(kmean.shape + (n_seeds,)), 0, 1)
-    epochs = np.full(shape, 20, dtype=np.int64) if fit_epoch is None else fit_epoch(shape)
-    coords = {
-        "n_train": list(n_train),
-        "depth": DEPTHS,
-        "target": list(targets),
-        "seed": np.arange(n_seeds),
-    }
+    epochs = (
+        np.full(shape, 20, dtype=np.int64) if criterion_epoch is None else criterion_epoch(shape)
+    )
+    history = np.repeat(err[..., None], 3, -1)
+    history[..., 1] = np.nan
+    dims = ("n_train", "depth", "labels", "target", "seed")
     out = xr.Dataset(
         {
-            "test_error": (("n_train", "depth", "target", "seed"), err),
-            "fit_epoch": (("n_train", "depth", "target", "seed"), epochs),
+            "test_error": (dims, err),
+            "criterion_epoch": (dims, epochs),
+            "fit_epoch": (dims, np.maximum(epochs - 2, 0)),
+            "train_loss": (dims, np.full(shape, 0.009)),
+            "test_history": (dims + ("epoch",), history),
             "ntk_test_error": (("n_train", "target", "depth", "seed"), kerr),
+            "majority_error": (
+                ("n_train", "seed", "target"),
+                np.full((len(n_train), n_seeds, len(targets)), chance),
+            ),
         },
-        coords=coords,
+        coords={
+            "n_train": list(n_train),
+            "depth": DEPTHS,
+            "labels": ["true", "shuffled"],
+            "target": list(targets),
+            "seed": np.arange(n_seeds),
+            "epoch": [1, 2, 3],
+        },
     )
-    for name, var in [("net", "test_error"), ("ntk", "ntk_test_error")]:
-        out[f"{name}_mean"] = out[var].mean("seed")
-        out[f"{name}_sem"] = out[var].std("seed", ddof=1) / math.sqrt(n_seeds)
-        out[f"{name}_best_depth"] = out[f"{name}_mean"].idxmin("depth")
-    out["fitted_fraction"] = (out["fit_epoch"] > 0).mean("seed")
-    out.attrs.update(family="A", inputs="binary", d=32, width=128, n_test=2000)
+    out = analysis.summarize(out)
+    out.attrs.update(family="A", inputs="binary", d=32, width=128, n_test=2000, loss_target=0.01)
     return out
 
 
@@ -109,14 +123,44 @@ def test_claim_holds_every_check_supports(tmp_path):
     assert checks["ntk_misses_depth_trend[N=500]"]["details"]["targets_used"] == TARGETS
     for c in checks.values():
         assert c["precondition"]["held"]
-        assert c["interval_method"].startswith("95% percentile bootstrap")
+        assert c["interval_method"].startswith("95% percentile bootstrap over seeds")
         assert c["threshold"] == analysis.THRESHOLDS[c["id"].split("[")[0]].to_dict()
-        assert c["control"] is None and c["uninformative"] is False  # controls: the next issue
+        assert c["uninformative"] is False
+    # every depth-trend check's control (shuffled labels, at chance at every depth) does not support
+    for i, c in checks.items():
+        control = c["control"]
+        if i.startswith("ntk"):  # split-half self-comparison: the same trend, 'misses' is false
+            assert control["name"] == "split-half nets"
+            assert control["outcome"] == "contradicts"
+            assert control["interval"][0] > 1 / 3
+        else:
+            assert control["name"] == "shuffled labels"
+            assert control["outcome"] != "supports", i
+    trend = checks["local_deep_beats_shallow[local_k2, N=500]"]["control"]
+    assert trend["interval"][0] < 0 < trend["interval"][1]
+    details = checks["local_deep_beats_shallow[local_k2, N=500]"]["details"]
+    assert details["learned_fraction_by_depth"] == {str(d): 1.0 for d in DEPTHS}
+    assert details["shuffled_mean_error_by_depth"]["1"] == pytest.approx(0.5, abs=0.02)
     headlines = {i for i, c in checks.items() if c["headline"]}
     assert headlines == {
         "local_deep_beats_shallow[local_k2, N=500]",
         "global_deep_worse[global_k2, N=500]",
     }
+
+
+def test_a_trend_in_the_shuffled_control_makes_the_check_uninformative(tmp_path):
+    """A depth trend on labels independent of the inputs (leakage, a protocol effect) must not
+    let the check count: its control supports too."""
+    v = run(
+        tmp_path,
+        measured(depth_helps_local_hurts_global, flat, control=depth_helps_local_hurts_global),
+    )
+    checks = by_id(v)
+    for i in ["local_deep_beats_shallow[local_k2, N=500]", "global_deep_worse[global_k2, N=500]"]:
+        assert checks[i]["outcome"] == "supports"
+        assert checks[i]["control"]["outcome"] == "supports"
+        assert checks[i]["uninformative"] is True
+    assert v["verdict"] == "partly reproduced"  # the NTK check still supports
 
 
 def test_claim_contradicted_headlines_contradict(tmp_path):
@@ -125,16 +169,10 @@ def test_claim_contradicted_headlines_contradict(tmp_path):
 
     # the NTK follows the nets' trend exactly: it does not miss the depth dependence
     v = run(tmp_path, measured(reversed_trends, reversed_trends))
-    assert outcomes(v) == {
-        "local_deep_beats_shallow[local_k2, N=500]": "contradicts",
-        "local_best_depth[local_k2, N=500]": "contradicts",
-        "global_best_depth[global_k2, N=500]": "contradicts",
-        "global_deep_worse[global_k2, N=500]": "contradicts",
-        "ntk_misses_depth_trend[N=500]": "contradicts",
-    }
+    assert outcomes(v) == {i: "contradicts" for i in HOLDS_500}
     assert v["verdict"] == "not reproduced"
-    # the deepest global net is the best in every resample: the statistic is exactly 0
-    assert by_id(v)["global_deep_worse[global_k2, N=500]"]["interval"] == [0.0, 0.0]
+    # the paired trend (not the old "above the minimum", ≥ 0 by construction) can come out negative
+    assert by_id(v)["global_deep_worse[global_k2, N=500]"]["interval"][1] < 0
 
 
 def test_one_headline_contradicting_is_enough(tmp_path):
@@ -171,16 +209,20 @@ def test_under_powered_is_inconclusive(tmp_path):
     assert ntk["precondition"]["measured"] == "eligible targets: none"
 
 
-def test_three_agreeing_seeds_suffice_to_support(tmp_path):
-    # A property of the rule worth knowing: with 3 seeds a single-seed resample has probability
-    # 1/27 > 2.5%, so the 95% interval spans the seeds' extremes: "supports" = every seed agrees.
-    def agreeing(t, n, d, s):
-        return 0.05 * s * (d == 6)  # seeds differ, but each one's best depth is the paper's
+def test_ten_seeds_resolve_a_gap_of_a_tenth_under_the_audits_spread(tmp_path):
+    """The audit's seed-to-seed spread (0.15, bimodal: a seed learns or not) with a 0.1 gap
+    between depth 1 and the deepest net: 10 paired seeds resolve it."""
 
-    v = run(
-        tmp_path, measured(depth_helps_local_hurts_global, flat, n_seeds=3, seed_effect=agreeing)
-    )
-    assert outcomes(v) == HOLDS_500
+    def bimodal(t, n, d, s):
+        return 0.15 * (s % 2) - 0.075  # half the seeds 0.075 worse at every depth, half better
+
+    def gap(t, n, d):
+        return 0.3 - 0.1 * (d == 10) if t.startswith("local") else 0.3 + 0.1 * (d == 10)
+
+    v = run(tmp_path, measured(gap, flat, seed_effect=bimodal, noise=0.03))
+    got = outcomes(v)
+    assert got["local_deep_beats_shallow[local_k2, N=500]"] == "supports"
+    assert got["global_deep_worse[global_k2, N=500]"] == "supports"
 
 
 def test_one_cell_at_the_floor_gives_partly_reproduced(tmp_path):
@@ -197,7 +239,7 @@ def test_one_cell_at_the_floor_gives_partly_reproduced(tmp_path):
     assert local["reason"].startswith("precondition failed:")
     assert "learnable" in local["precondition"]["what"]
     assert "max 0 (FAILED)" in local["precondition"]["measured"]
-    assert "fitted fraction at depth 1, 10: 1, 1 (held)" in local["precondition"]["measured"]
+    assert "criterion met at depth 1, 10: 1, 1 (held)" in local["precondition"]["measured"]
 
 
 def test_every_depth_at_chance_fails_the_learnability_precondition(tmp_path):
@@ -213,25 +255,60 @@ def test_every_depth_at_chance_fails_the_learnability_precondition(tmp_path):
     assert v["verdict"] == "partly reproduced"
     pre = by_id(v)["global_deep_worse[global_k2, N=500]"]["precondition"]
     assert not pre["held"] and "learnable" in pre["what"]
-    assert pre["measured"].endswith("(FAILED)")  # the learnability part; the fit part held
+    assert pre["measured"].endswith("(FAILED)")  # the learnability part; the criterion part held
     # the NTK check uses only the learnable target
     ntk = by_id(v)["ntk_misses_depth_trend[N=500]"]["details"]
     assert ntk["targets_used"] == ["local_k2"]
 
 
-def test_unfitted_runs_fail_the_fit_precondition(tmp_path):
-    def deep_never_fits(shape):  # depth 10 (last) never reaches zero training error
+def test_depth_one_at_chance_while_deeper_nets_learn_passes_learnability(tmp_path):
+    """The strongest 'depth helps' case must not be thrown out as unlearnable."""
+
+    def only_deep_learns(t, n, d):
+        if t.startswith("local"):
+            return 0.5 if d == 1 else 0.1
+        return depth_helps_local_hurts_global(t, n, d)
+
+    v = run(tmp_path, measured(only_deep_learns, flat))
+    local = by_id(v)["local_deep_beats_shallow[local_k2, N=500]"]
+    assert local["precondition"]["held"]
+    assert local["outcome"] == "supports"
+    assert local["details"]["learned_fraction_by_depth"]["1"] == 0.0
+    assert local["details"]["learned_fraction_by_depth"]["10"] == 1.0
+
+
+def test_chance_is_the_majority_class_error_of_the_labels(tmp_path):
+    """An imbalanced label (family A's 2-global: P(y = +1) = 0.64) has chance 0.36, not 0.5: a
+    best depth at 0.34 is at chance, and its checks are inconclusive."""
+
+    def near_base_rate(t, n, d):
+        return 0.34 + 0.01 * d
+
+    v = run(tmp_path, measured(near_base_rate, flat, chance=0.36, control=lambda t, n, d: 0.45))
+    assert outcomes(v) == {i: "inconclusive" for i in HOLDS_500}
+    pre = by_id(v)["global_deep_worse[global_k2, N=500]"]["precondition"]
+    assert not pre["held"] and "chance 0.36" in pre["measured"]
+    # the same errors against balanced labels' chance (0.5) pass the precondition
+    v = run(tmp_path, measured(near_base_rate, flat))
+    assert by_id(v)["global_deep_worse[global_k2, N=500]"]["outcome"] == "supports"
+
+
+def test_runs_missing_the_criterion_fail_its_precondition(tmp_path):
+    def deep_never_meets(shape):  # depth 10 (last), seed 0 never meets the training-loss criterion
         epochs = np.full(shape, 20, dtype=np.int64)
-        epochs[:, -1, :, 0] = 0
+        epochs[:, -1, :, :, 0] = 0
         return epochs
 
-    v = run(tmp_path, measured(depth_helps_local_hurts_global, flat, fit_epoch=deep_never_fits))
+    v = run(
+        tmp_path,
+        measured(depth_helps_local_hurts_global, flat, criterion_epoch=deep_never_meets),
+    )
     assert outcomes(v) == {i: "inconclusive" for i in HOLDS_500}
     assert v["verdict"] == "inconclusive"
     for c in v["checks"]:
         assert c["reason"].startswith("precondition failed:"), c["id"]
     measured_text = by_id(v)["local_deep_beats_shallow[local_k2, N=500]"]["precondition"]
-    assert "fitted fraction at depth 1, 10: 1, 0.9 (FAILED)" in measured_text["measured"]
+    assert "criterion met at depth 1, 10: 1, 0.9 (FAILED)" in measured_text["measured"]
 
 
 def test_best_depth_needs_a_grid_on_both_sides_of_its_threshold(tmp_path):
@@ -284,25 +361,45 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
     for n in (500, 2000):
         for d in DEPTHS:
             path = tmp_path / f"N{n}__L{d}.nc"
+            dims = ("labels", "target", "seed")
+            epochs = np.arange(1, 3 + d % 3)  # depths stop at different epochs
             xr.Dataset(
                 {
-                    "test_error": (("target", "seed"), rng.uniform(0, 0.5, (2, 3))),
-                    "fit_epoch": (("target", "seed"), np.full((2, 3), 7)),
-                    "train_error": (("target", "seed", "epoch"), np.zeros((2, 3, 4))),
+                    "test_error": (dims, rng.uniform(0, 0.5, (2, 2, 3))),
+                    "train_loss": (dims, np.full((2, 2, 3), 0.009)),
+                    "criterion_epoch": (dims, np.full((2, 2, 3), 7)),
+                    "fit_epoch": (dims, np.full((2, 2, 3), 5)),
+                    "train_error": (dims + ("epoch",), np.zeros((2, 2, 3, len(epochs)))),
+                    "test_history": (dims + ("epoch",), np.zeros((2, 2, 3, len(epochs)))),
                 },
-                coords={"target": TARGETS, "seed": seeds, "epoch": np.arange(1, 5)},
+                coords={
+                    "labels": ["true", "shuffled"],
+                    "target": TARGETS,
+                    "seed": seeds,
+                    "epoch": epochs,
+                },
                 attrs={"n_train": n, "depth": d, "family": "A"},
             ).to_netcdf(path, engine="h5netcdf")
             nets.append(str(path))
         path = tmp_path / f"N{n}.nc"
         xr.Dataset(
-            {"ntk_test_error": (("target", "depth", "seed"), rng.uniform(0, 0.5, (2, 6, 3)))},
+            {
+                "ntk_test_error": (("target", "depth", "seed"), rng.uniform(0, 0.5, (2, 6, 3))),
+                "majority_error": (("seed", "target"), np.full((3, 2), 0.5)),
+            },
             coords={"target": TARGETS, "depth": DEPTHS, "seed": seeds},
             attrs={"n_train": n, "family": "A", "ridge": 1e-8},
         ).to_netcdf(path, engine="h5netcdf")
         kernels.append(str(path))
     out = tmp_path / "measured.nc"
-    params = {"family": "A", "inputs": "binary", "d": 32, "width": 128, "n_test": 2000}
+    params = {
+        "family": "A",
+        "inputs": "binary",
+        "d": 32,
+        "width": 128,
+        "n_test": 2000,
+        "loss_target": 0.01,
+    }
     inputs = _Files(nets=nets, ntk=kernels)
     analysis.measure(Step("locality", "locality_measure", inputs, [str(out)], params, base_seed=0))
     real = read_dataset(out)
@@ -310,7 +407,8 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
     assert {k: set(v.dims) for k, v in real.data_vars.items()} == {
         k: set(v.dims) for k, v in ours.data_vars.items()
     }
-    assert {k: list(real[k].values) for k in real.coords} == {
-        k: list(ours[k].values) for k in ours.coords
+    assert {k: list(real[k].values) for k in real.coords if k != "epoch"} == {
+        k: list(ours[k].values) for k in ours.coords if k != "epoch"
     }
+    assert list(real["epoch"].values) == [1, 2, 3, 4]  # the union of the depths' epochs
     assert set(params) <= set(real.attrs)

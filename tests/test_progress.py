@@ -242,7 +242,7 @@ def test_progress_lines_do_not_change_the_arrays(
 
 
 def test_library_loops_log_progress(monkeypatch, caplog):
-    """The loops job steps of phases and locality run: minibatch SGD and fit-to-zero-error."""
+    """The loops job steps of phases and locality run: minibatch SGD and fit-to-criterion."""
     from paperclaims.claims.locality import train as loc
     from paperclaims.nets import EnsembleMLP
     from paperclaims.seeds import generator
@@ -262,11 +262,12 @@ def test_library_loops_log_progress(monkeypatch, caplog):
             gen=generator(2),
         )
         p = {"optimizer": "adam", "lr": 1e-3, "max_epochs": 5, "batch_size": 16, "loss": "mse"}
+        p.update(loss_target=1e-6, eval_every=1)
         xs = torch.randn(2, 64, 6, generator=generator(0))
         ys = torch.sign(torch.randn(2, 64, generator=generator(1)))
         model = loc.he_mlp(6, 16, 2, [5, 6], torch.float32, "cpu")
-        loc.fit_to_zero_error(model, xs, ys, xs, ys, p, generator(3))
+        loc.fit_to_criterion(model, xs, ys, xs, ys, p, generator(3))
     text = "\n".join(_messages(caplog))
     assert "train_sgd: step 10/20 (50.0%), elapsed" in text
     assert "train_sgd: 20/20 steps done in" in text
-    assert re.search(r"fit_to_zero_error: epoch 1/5 \(20\.0%\), .*, \d/2 members fitted", text)
+    assert re.search(r"fit_to_criterion: epoch 1/5 \(20\.0%\), .*, \d/2 members fitted", text)

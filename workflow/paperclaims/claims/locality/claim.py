@@ -1,7 +1,8 @@
 """Registry entry of claim `locality`: its steps, the parameters each reads, and its figures.
 
 Depth helps k-local targets and hurts k-global ones; the NTK misses it. Train: one job per
-n_train × depth cell, every target × seed in one ensemble; NTK regression: one job per n_train,
+n_train × depth cell, every target × seed (and each one's shuffled-label control) in one
+ensemble, trained to a training-loss criterion; NTK regression: one job per n_train,
 every depth. Torch-free: the Snakefile imports it.
 """
 
@@ -60,6 +61,8 @@ class TrainParams:
     batch_size: int
     max_epochs: int
     loss: str
+    loss_target: float  # the protocol's criterion: mean training loss ≤ loss_target
+    eval_every: int  # test error recorded every eval_every epochs (error-against-epochs figure)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class MeasureParams:
     d: int
     n_test: int
     width: int = key("train.width")
+    loss_target: float = key("train.loss_target")
 
 
 N_TRAIN = Sweep.of("n_train", "[0-9]+", "n_train")
@@ -118,7 +122,7 @@ CLAIM = Claim(
     ),
     measure=Step("analysis:measure", MeasureParams, mem_mb=2000, runtime=10),
     verdict=Step("analysis:verdict", RecordedConfig),
-    figures=("error_vs_depth", "fit_epochs"),
+    figures=("error_vs_depth", "error_vs_epochs"),
     # the verdict reads both label types (local_* and global_* checks)
     required_cells=(("locality.labels", value("local")), ("locality.labels", value("global"))),
 )

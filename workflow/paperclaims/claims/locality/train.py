@@ -25,7 +25,7 @@ import xarray as xr
 
 from paperclaims.nets import EnsembleMLP
 from paperclaims.progress import Progress
-from paperclaims.seeds import generator, member_seeds
+from paperclaims.seeds import derive_seed, generator, member_seeds
 
 # Targets as claim.py names them (target_names), read back here: claim.py imports the registry,
 # which training must not hash.
@@ -223,39 +223,58 @@ class _Optimizer:
         self.t = state["t"]
 
 
-def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
-    """Minibatch training of all members at once until each fits its training set (or the cap).
+def fit_to_criterion(model, x, y, x_test, y_test, p, gen, checkpoint=None, required=None):
+    """Minibatch training of all members at once, each until it meets the protocol's criterion.
 
-    x (members, N, d), y (members, N). A member's test error is recorded at the first epoch
-    its training error is zero; members never fitting are evaluated at the cap.
-    Returns (test_error, fit_epoch (0 = not fitted), train_error per epoch (members, epochs)).
-    With ``checkpoint`` the whole state is saved between epochs and a rerun resumes from it.
+    The protocol (issue 18): every depth is trained to the same **training-loss criterion** — a
+    member meets it at the first epoch whose mean training loss is ≤ ``p["loss_target"]`` — and
+    its test error is read at that epoch. Training stops when every ``required`` member (default:
+    all) has met it, or at ``p["max_epochs"]``; members that never meet it are read at the stop.
+    Every ``p["eval_every"]`` epochs (and at the stop) the test error of every member is recorded,
+    for the error-against-epochs figure.
+
+    x (members, N, d), y (members, N). Returns a dict of tensors: ``test_error`` and
+    ``train_loss`` at the criterion (or the stop), ``criterion_epoch`` (0: never met),
+    ``fit_epoch`` (first epoch with zero training error; 0: never), ``stop_epoch``,
+    ``train_error`` (members, epochs) and ``test_history`` (members, epochs; NaN where not
+    evaluated). With ``checkpoint`` the whole state is saved between epochs and a rerun resumes.
     """
     members, n = y.shape
+    required = torch.ones(members, dtype=torch.bool) if required is None else required.cpu()
     opt = _Optimizer(model.parameters(), p["optimizer"], p["lr"])
-    fit_epoch = torch.zeros(members, dtype=torch.int64)
-    test_error = torch.full((members,), float("nan"), dtype=torch.float64)
-    history = torch.full((members, p["max_epochs"]), float("nan"), dtype=torch.float64)
+    cap, every = p["max_epochs"], p["eval_every"]
+    state = {
+        "criterion_epoch": torch.zeros(members, dtype=torch.int64),
+        "fit_epoch": torch.zeros(members, dtype=torch.int64),
+        "test_error": torch.full((members,), float("nan"), dtype=torch.float64),
+        "train_loss": torch.full((members,), float("nan"), dtype=torch.float64),
+        "train_error": torch.full((members, cap), float("nan"), dtype=torch.float64),
+        "test_history": torch.full((members, cap), float("nan"), dtype=torch.float64),
+    }
 
-    def errors(inputs, targets):
+    def evaluate(inputs, targets):  # (error, mean loss) per member
         with torch.no_grad():
-            return (model(inputs)[..., 0] * targets <= 0).double().mean(1).cpu()
+            out = model(inputs)[..., 0]
+            err = (out * targets <= 0).double().mean(1).cpu()
+            return err, _loss(out, targets, p["loss"]).double().mean(1).cpu()
 
     first = 1
-    if checkpoint is not None and (state := checkpoint.load()) is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        fit_epoch, test_error, history = state["fit_epoch"], state["test_error"], state["history"]
-        first = state["step"] + 1
+    if checkpoint is not None and (saved := checkpoint.load()) is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        gen.set_state(saved["generator"])
+        state = saved["state"]
+        first = saved["step"] + 1
+    met = state["criterion_epoch"]
     progress = Progress(
-        "fit_to_zero_error",
-        p["max_epochs"],
+        "fit_to_criterion",
+        cap,
         unit="epoch",
         start=first - 1,
-        detail=lambda: f"{int((fit_epoch > 0).sum())}/{members} members fitted",
+        detail=lambda: f"{int((met > 0).sum())}/{members} members fitted",
     )
-    for epoch in range(first, p["max_epochs"] + 1):
+    stop = first - 1
+    for epoch in range(first, cap + 1):
         order = torch.randperm(n, generator=gen).to(x.device)
         for start in range(0, n, p["batch_size"]):
             idx = order[start : start + p["batch_size"]]
@@ -263,14 +282,20 @@ def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
             loss = _loss(model(x[:, idx])[..., 0], y[:, idx], p["loss"]).mean(1)
             loss.sum().backward()  # independent members: each gets its own gradient
             opt.step()
-        train_err = errors(x, y)
-        history[:, epoch - 1] = train_err
-        newly = (train_err == 0) & (fit_epoch == 0)
-        if newly.any():
-            test_error[newly] = errors(x_test, y_test)[newly]
-            fit_epoch[newly] = epoch
+        stop = epoch
+        train_err, train_loss = evaluate(x, y)
+        state["train_error"][:, epoch - 1] = train_err
+        state["fit_epoch"][(train_err == 0) & (state["fit_epoch"] == 0)] = epoch
+        newly = (train_loss <= p["loss_target"]) & (met == 0)
+        done = bool(((met > 0) | newly | ~required).all())
+        if newly.any() or epoch % every == 0 or done or epoch == cap:
+            test_err, _ = evaluate(x_test, y_test)
+            state["test_history"][:, epoch - 1] = test_err
+            state["test_error"][newly] = test_err[newly]
+            state["train_loss"][newly] = train_loss[newly]
+            met[newly] = epoch
         progress.update(epoch)
-        if bool((fit_epoch > 0).all()):
+        if done:
             break
         if checkpoint is not None:
             checkpoint.maybe_save(
@@ -279,87 +304,150 @@ def fit_to_zero_error(model, x, y, x_test, y_test, p, gen, checkpoint=None):
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
                     "generator": gen.get_state(),
-                    "fit_epoch": fit_epoch,
-                    "test_error": test_error,
-                    "history": history,
+                    "state": state,
                 },
             )
     progress.finish()
-    unfitted = fit_epoch == 0
-    if unfitted.any():
-        test_error[unfitted] = errors(x_test, y_test)[unfitted]
-    return test_error, fit_epoch, history
+    never = met == 0
+    if never.any():
+        test_err, loss_now = evaluate(x_test, y_test)[0], evaluate(x, y)[1]
+        state["test_error"][never] = test_err[never]
+        state["train_loss"][never] = loss_now[never]
+    state["stop_epoch"] = torch.full((members,), stop, dtype=torch.int64)
+    return state
+
+
+def shuffled(y: torch.Tensor, seeds: list[int]) -> torch.Tensor:
+    """The shuffled-label control: each row of y (row, n) permuted over its points by its own seed,
+    so the labels keep their balance but are independent of the inputs."""
+    perms = torch.stack([torch.randperm(y.shape[-1], generator=generator(s)) for s in seeds])
+    return torch.gather(y, -1, perms.to(y.device))
 
 
 def train(step) -> None:
-    """One sweep cell (n_train × depth): every target × seed trained as one ensemble."""
+    """One sweep cell (n_train × depth): every target × seed, and each one's shuffled-label control
+    on the same inputs, trained as one ensemble under the training-loss protocol."""
     p = step.params
     device, dtype = step.device, torch.float32
     x_train, y_train, x_test, y_test, targets = dataset(p)
     n_seeds, n_targets = p["n_seeds"], len(targets)
-    seeds = member_seeds(
-        p["cell_seed"], n_targets * n_seeds
-    )  # member m = target m // S, seed m % S
+    n_real = n_targets * n_seeds
+    # member m: labels = block m // n_real (0: true, 1: shuffled), target (m % n_real) // S, seed m % S
+    seeds = member_seeds(p["cell_seed"], 2 * n_real)
 
     def per_member(a):  # (seed, n, target) labels or (seed, n, d) inputs → member-major
-        return a.permute(2, 0, 1).reshape(n_targets * n_seeds, -1)
+        return a.permute(2, 0, 1).reshape(n_real, -1)
 
-    xs = x_train.repeat(n_targets, 1, 1).to(device=device, dtype=dtype)
-    xt = x_test.repeat(n_targets, 1, 1).to(device=device, dtype=dtype)
-    ys = per_member(y_train).to(device=device, dtype=dtype)
-    yt = per_member(y_test).to(device=device, dtype=dtype)
+    xs = x_train.repeat(2 * n_targets, 1, 1).to(device=device, dtype=dtype)
+    xt = x_test.repeat(2 * n_targets, 1, 1).to(device=device, dtype=dtype)
+    ys, yt = per_member(y_train), per_member(y_test)
+    # the control's permutations depend on the data seeds only: the same at every depth (paired)
+    ys_c = shuffled(ys, member_seeds(derive_seed(p["train_seed"], "shuffle"), n_real))
+    yt_c = shuffled(yt, member_seeds(derive_seed(p["test_seed"], "shuffle"), n_real))
+    ys = torch.cat([ys, ys_c]).to(device=device, dtype=dtype)
+    yt = torch.cat([yt, yt_c]).to(device=device, dtype=dtype)
     model = he_mlp(p["d"], p["width"], p["depth"], seeds, dtype, device)
-    test_error, fit_epoch, history = fit_to_zero_error(
-        model, xs, ys, xt, yt, p, generator(p["cell_seed"]), checkpoint=step.checkpoint()
+    required = torch.arange(2 * n_real) < n_real  # the controls need not meet the criterion
+    out = fit_to_criterion(
+        model,
+        xs,
+        ys,
+        xt,
+        yt,
+        p,
+        generator(p["cell_seed"]),
+        checkpoint=step.checkpoint(),
+        required=required,
     )
-    shape = (n_targets, n_seeds)
+    shape = (2, n_targets, n_seeds)
+    dims = ("labels", "target", "seed")
+    stop = int(out["stop_epoch"][0])
+
+    def var(name, attrs, epochs=False):
+        a = out[name].reshape(*shape, -1)[..., :stop] if epochs else out[name].reshape(shape)
+        return (dims + (("epoch",) if epochs else ()), a.numpy(), attrs)
+
     ds = xr.Dataset(
         {
-            "test_error": (
-                ("target", "seed"),
-                test_error.reshape(shape).numpy(),
-                {"units": "fraction"},
+            "test_error": var(
+                "test_error", {"units": "fraction", "long_name": "test error at the criterion"}
             ),
-            "fit_epoch": (
-                ("target", "seed"),
-                fit_epoch.reshape(shape).numpy(),
+            "train_loss": var("train_loss", {"long_name": "mean training loss at the criterion"}),
+            "criterion_epoch": var(
+                "criterion_epoch",
+                {
+                    "units": "epoch",
+                    "long_name": "first epoch with training loss ≤ loss_target (0: never)",
+                },
+            ),
+            "fit_epoch": var(
+                "fit_epoch",
                 {"units": "epoch", "long_name": "first epoch with zero training error (0: never)"},
             ),
-            "train_error": (
-                ("target", "seed", "epoch"),
-                history.reshape(*shape, -1).numpy(),
-                {"units": "fraction"},
+            "train_error": var("train_error", {"units": "fraction"}, epochs=True),
+            "test_history": var(
+                "test_history",
+                {"units": "fraction", "long_name": "test error (NaN: epoch not evaluated)"},
+                epochs=True,
             ),
         },
         coords={
+            "labels": ["true", "shuffled"],
             "target": targets,
             "seed": np.arange(n_seeds),
-            "epoch": np.arange(1, p["max_epochs"] + 1),
+            "epoch": np.arange(1, stop + 1),
         },
-        attrs={"n_train": p["n_train"], "depth": p["depth"], "family": p["family"]},
+        attrs={
+            "n_train": p["n_train"],
+            "depth": p["depth"],
+            "family": p["family"],
+            "loss_target": p["loss_target"],
+            "stop_epoch": stop,
+        },
     )
     step.write(ds, step.output[0])
 
 
 # ---------------------------------------------------------------- NTK regression
-def ntk(step) -> None:
-    """One cell (n_train): analytic-NTK regression at every depth, all seeds and targets batched."""
-    p = step.params
-    device = step.device
-    x_train, y_train, x_test, y_test, targets = dataset(p)
-    x_train, x_test = x_train.to(device), x_test.to(device)
-    y_train, y_test = y_train.to(device), y_test.to(device)
-    depths = sorted(p["depths"])
+def ntk_test_errors(x_train, y_train, x_test, y_test, depths, ridge) -> np.ndarray:
+    """NTK-regression test error (depth, seed, target) at each of ``depths``, seeds batched."""
+    depths = sorted(depths)
     errors = {}
     train_layers = relu_ntk_layers(x_train, x_train, max(depths))
     test_layers = relu_ntk_layers(x_test, x_train, max(depths))
     for (h, k_train), (_, k_test) in zip(train_layers, test_layers):
         if h in depths:
-            pred = kernel_predict(k_train, k_test, y_train, p["ridge"])
+            pred = kernel_predict(k_train, k_test, y_train, ridge)
             errors[h] = (pred * y_test <= 0).double().mean(1).cpu().numpy()  # (seed, target)
-    error = np.stack([errors[h] for h in depths])  # (depth, seed, target)
+    return np.stack([errors[h] for h in depths])
+
+
+def ntk(step) -> None:
+    """One cell (n_train): analytic-NTK regression at every depth, all seeds and targets batched."""
+    p = step.params
+    device = step.device
+    x_train, y_train, x_test, y_test, targets = dataset(p)
+    depths = sorted(p["depths"])
+    error = ntk_test_errors(
+        x_train.to(device),
+        y_train.to(device),
+        x_test.to(device),
+        y_test.to(device),
+        depths,
+        p["ridge"],
+    )  # (depth, seed, target)
+    # chance level of each target: the error of always predicting its majority class (family A's
+    # k-global label is imbalanced by the tie rule sgn(0) = +1: for k = 2, d = 32, P(y = +1) = 0.64)
+    positive = (y_test > 0).double().mean(1).cpu().numpy()  # (seed, target)
     ds = xr.Dataset(
-        {"ntk_test_error": (("depth", "seed", "target"), error, {"units": "fraction"})},
+        {
+            "ntk_test_error": (("depth", "seed", "target"), error, {"units": "fraction"}),
+            "majority_error": (
+                ("seed", "target"),
+                np.minimum(positive, 1 - positive),
+                {"long_name": "test error of the majority-class predictor (chance level)"},
+            ),
+        },
         coords={"depth": depths, "seed": np.arange(p["n_seeds"]), "target": targets},
         attrs={"n_train": p["n_train"], "family": p["family"], "ridge": p["ridge"]},
     )
