@@ -8,6 +8,7 @@ MLP (one job). Torch-free: the Snakefile imports it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from paperclaims.config import some_value
@@ -100,6 +101,30 @@ class RatioParams:
     n_data: int = key("first_passage.n_data")
 
 
+def _discreteness_lr(config: dict, wildcards: dict) -> float:
+    """η = B / (B/(ηh*)) at h* = 1: the sweep holds B/(ηh*) fixed and raises ηh* with B."""
+    return int(wildcards["batch"]) / config["discreteness"]["batch_over_lr"]
+
+
+@dataclass(frozen=True)
+class DiscretenessParams:
+    process: str = wildcard()
+    batch: int = wildcard()
+    lr: float = computed(_discreteness_lr, reads=("discreteness.batch_over_lr",))
+    dim: int = computed(lambda c, wc: 1)
+    cell_seed: int = seed("discreteness", "{process}", "{batch}")
+    # one data set for every cell: the same landscape at every ηh*
+    data_seed: int = seed("discreteness", "data")
+    max_steps: int = computed(
+        lambda c, wc: math.ceil(c["discreteness"]["horizon"] / _discreteness_lr(c, wc)),
+        reads=("discreteness.horizon", "discreteness.batch_over_lr"),
+    )
+    c: list
+    chains: int
+    label_noise: float = key("first_passage.label_noise")
+    n_data: int = key("first_passage.n_data")
+
+
 @dataclass(frozen=True)
 class NoiseParams:
     cell_seed: int = seed("noise")
@@ -189,6 +214,24 @@ CLAIM = Claim(
             runtime=60,
         ),
         TrainStep(
+            name="simulate_discreteness",
+            function="train:simulate_first_passage",
+            output="runs/discreteness/{process}_B{batch}.nc",
+            params=DiscretenessParams,
+            section="discreteness",
+            sweep=(
+                Sweep("process", "sgd|em|em_exact", lambda c: ["sgd", "em", "em_exact"]),
+                Sweep(
+                    "batch",
+                    "[0-9]+",
+                    lambda c: c["discreteness"]["batch"],
+                    reads=("discreteness.batch",),
+                ),
+            ),
+            measured_as="discreteness",
+            runtime=60,
+        ),
+        TrainStep(
             name="train_noise",
             function="train:train_noise",
             output="runs/noise.nc",
@@ -206,6 +249,7 @@ CLAIM = Claim(
         "stationary_tails",
         "first_passage",
         "ratio_not_difference",
+        "discrete_excess",
         "noise_vs_loss",
     ),
     required_cells=(

@@ -30,6 +30,8 @@ from paperclaims.sgd import (
 )
 
 DTYPE = torch.float64
+# Euler–Maruyama processes of the discreteness sweep, by name: the noise law each simulates
+EULER_MARUYAMA = {"em": "decoupled", "em_exact": "exact"}
 
 
 # ---------------------------------------------------------------- the landscape
@@ -108,6 +110,44 @@ class Regression:
         a_t = a.T.contiguous()
         return next_chunk, lambda theta, b, *, out: torch.addmm(b, theta, a_t, out=out)
 
+    def euler_maruyama(self, gen, chains: int, lr: float, batch: int, noise: str):
+        """The SDE dθ = −∇L dt + √(η Σ(θ)) dW of the paper, Euler–Maruyama with step dt = η (d = 1):
+        θ ← θ − η H (θ − θ*) + η √(Σ(θ)) ξ, ξ ~ N(0, 1), Gaussian noise at every step.
+
+        ``noise="decoupled"``: the paper's Σ = 2 L(θ) H / B; ``"exact"``: the data's exact
+        per-sample gradient variance Var_μ[x_μ(x_μ θ − y_μ)] / B (from the data's moments), the
+        noise shape of minibatch SGD on Gaussian inputs, whose continuum limit is not the paper's."""
+        if self.dim != 1:
+            raise ValueError("euler_maruyama: d = 1 only")
+        x, y = self.x[:, 0], self.y
+        h, theta_star, loss_star = (
+            float(self.hessian[0, 0]),
+            float(self.theta_star[0]),
+            self.loss_star,
+        )
+        m4, m3y, m2yy = (
+            float((x**4).mean()),
+            float((x**3 * y).mean()),
+            float((x * x * y * y).mean()),
+        )
+        mxy = float((x * y).mean())
+
+        def variance(theta):
+            if noise == "decoupled":
+                u = theta - theta_star
+                return 2 * (loss_star + h * u * u / 2) * h
+            mean = h * theta - mxy
+            return (m4 * theta * theta - 2 * m3y * theta + m2yy - mean * mean).clamp_min(0)
+
+        def next_chunk(k):
+            return (torch.randn(k, chains, 1, generator=gen, dtype=DTYPE, device=gen.device),)
+
+        def update(theta, xi, *, out):
+            step = lr * (variance(theta) / batch).sqrt() * xi - lr * h * (theta - theta_star)
+            return torch.add(theta, step, out=out)
+
+        return next_chunk, update
+
 
 def start_at_minimum(problem: Regression, chains: int) -> torch.Tensor:
     return problem.theta_star.expand(chains, problem.dim).clone()
@@ -182,6 +222,11 @@ def simulate_first_passage(step) -> None:
     if p["process"] == "sgd":
         kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
         width = p["batch"] * (p["dim"] + 2) + 2 * p["dim"]
+    elif p["process"] in EULER_MARUYAMA:
+        kernel = problem.euler_maruyama(
+            gen, chains, p["lr"], p["batch"], EULER_MARUYAMA[p["process"]]
+        )
+        width = 4
     else:
         kernel = problem.langevin(gen, chains, p["lr"], p["batch"], p["langevin_reference_loss"])
         width = 4 * p["dim"]
@@ -216,6 +261,9 @@ def simulate_first_passage(step) -> None:
             "label_noise": p["label_noise"],
             "loss_star": problem.loss_star,
             "horizon": p["max_steps"] * p["lr"],
+            "lr": p["lr"],
+            "batch": p["batch"],
+            "hessian": float(problem.hessian[0, 0]) if p["dim"] == 1 else float("nan"),
         },
     )
     step.write(ds, step.output[0])
