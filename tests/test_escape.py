@@ -11,6 +11,7 @@ import xarray as xr
 from conftest import killed_then_resumed, snakemake
 from paperclaims.claims.escape.analysis import (
     collapse_spread,
+    extrapolate_excess,
     fit_phi,
     phi_exact_noise,
     phi_theory,
@@ -170,6 +171,38 @@ def test_collapse_spread():
     assert collapse_spread([x, x], [x**2, x**2]) == pytest.approx(0.0)
     assert collapse_spread([x, x], [x, x + 1]) == pytest.approx(0.5)
     assert np.isnan(collapse_spread([x, x + 2], [x, x]))
+
+
+def test_euler_maruyama_noise_laws():
+    """One EM step from θ: mean θ − ηH(θ − θ*), variance η² Σ(θ)/B, with Σ the decoupled 2LH or the
+    data's exact per-sample gradient variance (computed here directly from the samples)."""
+    problem = Regression(3000, 1, 1.0, seed=4)
+    x, y = problem.x[:, 0], problem.y
+    h, lr, batch, chains = float(problem.hessian[0, 0]), 0.2, 2, 200000
+    theta = torch.full((chains, 1), float(problem.theta_star[0]) + 0.7, dtype=torch.float64)
+    for noise in ("decoupled", "exact"):
+        next_chunk, update = problem.euler_maruyama(generator(6), chains, lr, batch, noise)
+        new = update(theta, next_chunk(1)[0][0], out=torch.empty_like(theta))
+        if noise == "decoupled":
+            sigma = 2 * float(problem.loss(theta[:1])[0]) * h
+        else:
+            sigma = float((x * (x * theta[0, 0] - y)).var(unbiased=False))
+        mean = theta[0, 0] - lr * h * 0.7
+        assert float(new.mean()) == pytest.approx(
+            float(mean), abs=4 * lr * (sigma / batch / chains) ** 0.5
+        )
+        assert float(new.var()) == pytest.approx(lr**2 * sigma / batch, rel=0.02)
+    assert sigma > 2 * float(problem.loss(theta[:1])[0]) * h  # Gaussian inputs: E x⁴ = 3 > 2
+
+
+def test_extrapolate_excess_recovers_a_line():
+    eta_h = np.array([0.1, 0.2, 0.4])
+    e0, e1 = extrapolate_excess(eta_h, 0.05 + 2 * eta_h)
+    assert (float(e0), float(e1)) == pytest.approx((0.05, 2.0))
+    boot = np.stack([0.05 + 2 * eta_h, -0.1 + eta_h, np.array([0.1, np.nan, 0.3])], axis=1)
+    e0, _ = extrapolate_excess(eta_h, boot)
+    assert e0[:2] == pytest.approx([0.05, -0.1])
+    assert np.isnan(e0[2])
 
 
 def test_same_seed_same_arrays():

@@ -18,8 +18,16 @@ FP_LR, FP_BATCH = 0.1, 1  # Fig. 3b: theory slopes 10.5, 10, 9, 7
 PHI = [f"phi[lr={lr:g},B={b}]" for lr in LRS[:2] for b in BATCHES]
 SLOPES = [f"escape_slope[d={d}]" for d in DIMS]
 FALLS, NOISE = "escape_slope_falls_with_d", "noise_proportional_to_loss"
-CLAIM_CHECKS = [*PHI, *SLOPES, FALLS, NOISE]
-IMPLEMENTATION = ["collapse[sgd]", "separation[sgd]", "collapse[langevin]", "separation[langevin]"]
+EXCESS = "discrete_excess_extrapolated"
+CLAIM_CHECKS = [*PHI, *SLOPES, FALLS, NOISE, EXCESS]
+IMPLEMENTATION = [
+    "collapse[sgd]",
+    "separation[sgd]",
+    "collapse[langevin]",
+    "separation[langevin]",
+    "em_excess_extrapolated",
+]
+ETA_H = np.array([0.1, 0.2, 0.4])  # B = 1, 2, 4 at B/(ηh*) = 10
 N_THRESHOLDS, N_EPOCHS = 6, 21
 
 
@@ -36,12 +44,18 @@ def measured(
     final_over_initial_loss=0.05,
     spreads=None,
     spread_rel_sd=0.1,
+    excess_intercepts=None,
+    excess_sd=0.02,
+    disc_censored=0.0,
 ) -> xr.Dataset:
     """A measured.nc as ``analysis.measure`` writes it. Defaults: the claim holds.
 
     ``slope_sd`` is the spread of the per-d slope bootstrap replicates (the check's interval);
     ``censored`` the largest censored fraction at d = max(dims); ``spreads`` the collapse spreads
-    {(process, axis): value}, their replicates log-normal with log-sd ``spread_rel_sd``."""
+    {(process, axis): value}, their replicates log-normal with log-sd ``spread_rel_sd``;
+    ``excess_intercepts`` the excess at ηh* → 0 per discreteness process (each cell's excess
+    e₀ + e₁ ηh*, replicates with sd ``excess_sd``), ``disc_censored`` the censored fraction of
+    SGD's B = 4 cell."""
     rng = np.random.default_rng(0)
     # ---- stationary law (lr, batch)
     lr, batch = np.array(LRS), np.array(BATCHES)
@@ -144,7 +158,45 @@ def measured(
         },
         coords={"noise_seed": seeds, "epoch": epochs},
     )
-    out = xr.merge([stationary, passage, ratio, noise])
+    # ---- discrete-time excess (disc_process, disc_batch, disc_threshold)
+    intercepts = {"sgd": 0.0, "em": 0.0, "em_exact": -0.18, **(excess_intercepts or {})}
+    gradients = {"sgd": 3.0, "em": 0.3, "em_exact": 0.0}
+    disc_processes = list(intercepts)
+    excess = np.array([intercepts[p] + gradients[p] * ETA_H for p in disc_processes])
+    excess_boot = excess[..., None] + excess_sd * rng.standard_normal(
+        (*excess.shape, analysis.N_BOOT)
+    )
+    e0, e1 = analysis.extrapolate_excess(ETA_H, excess.T)
+    b0, _ = analysis.extrapolate_excess(ETA_H, excess_boot.transpose(1, 0, 2))
+    disc_c = np.broadcast_to(np.linspace(1.2, 1.8, N_THRESHOLDS), (*excess.shape, N_THRESHOLDS))
+    disc_time = 10 * disc_c ** (9.6 * (1 + excess[..., None]))
+    disc_cens = np.zeros(excess.shape)
+    disc_cens[0, -1] = disc_censored
+    cells = ("disc_process", "disc_batch")
+    discreteness = xr.Dataset(
+        {
+            "disc_c": ((*cells, "disc_threshold"), disc_c),
+            "disc_time": ((*cells, "disc_threshold"), disc_time),
+            "disc_time_low": ((*cells, "disc_threshold"), disc_time * 0.9),
+            "disc_time_high": ((*cells, "disc_threshold"), disc_time * 1.1),
+            "disc_censored": (cells, disc_cens),
+            "disc_lr": (cells, np.broadcast_to(ETA_H, excess.shape)),
+            "disc_eta_h": (cells, np.broadcast_to(ETA_H, excess.shape)),
+            "disc_slope": (cells, 9.6 * (1 + excess)),
+            "disc_slope_sde": (cells, np.full(excess.shape, 9.6)),
+            "disc_excess": (cells, excess),
+            "disc_excess_boot": ((*cells, "disc_boot"), excess_boot),
+            "disc_intercept": ("disc_process", e0),
+            "disc_gradient": ("disc_process", e1),
+            "disc_intercept_boot": (("disc_process", "disc_boot"), b0),
+        },
+        coords={
+            "disc_process": disc_processes,
+            "disc_batch": [1, 2, 4],
+            "disc_threshold": np.arange(N_THRESHOLDS),
+        },
+    )
+    out = xr.merge([stationary, passage, ratio, noise, discreteness])
     out.attrs = {"noise_dataset": "digits", "late_from_epoch": int(N_EPOCHS // 2)}
     return out
 
@@ -164,12 +216,23 @@ def test_claim_holds(tmp_path):
     assert outcomes(v) == {i: "supports" for i in CLAIM_CHECKS + IMPLEMENTATION}
     assert v["verdict"] == "reproduced"
     checks = by_id(v)
-    assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES)
+    assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES + [EXCESS])
     for i in CLAIM_CHECKS:
         assert checks[i]["interval_method"].startswith("95% percentile bootstrap over")
         assert checks[i]["threshold"]["source"]
-        assert checks[i]["control"] is None  # controls come with the claim issue's protocol
         assert checks[i]["uninformative"] is False
+    for i in CLAIM_CHECKS[:-1]:
+        assert checks[i]["control"] is None  # controls of these: not built yet (claim issue 15)
+    # the extrapolation: e₀ recovered, its control (exact-noise SDE, e₀ = −0.18) contradicts
+    excess = checks[EXCESS]
+    assert excess["measured"] == pytest.approx(0.0, abs=1e-12)
+    assert excess["threshold"]["value"] == [-0.1, 0.1]
+    assert excess["precondition"]["held"] is True
+    assert excess["control"]["name"] == "em_exact"
+    assert excess["control"]["measured"] == pytest.approx(-0.18)
+    assert excess["control"]["outcome"] == "contradicts"
+    assert excess["details"]["gradient_per_unit_eta_h"] == pytest.approx(3.0)
+    assert any(n.startswith("Discrete-time excess (measured finding)") for n in v["notes"])
     # η = 1 > phi_check_max_lr: reported in the notes, not a check
     assert any(n.startswith("η = 1, B = 1: φ") for n in v["notes"])
     # the thresholds are the spec's, copied into verdict.json
@@ -186,10 +249,12 @@ def test_claim_holds(tmp_path):
 
 def test_headline_checks_contradicted(tmp_path):
     """φ at 0.7× and slopes at 1.5× the paper's: every headline check contradicts."""
-    v = verdict_of(measured(phi_factor=0.7, slope_factor=1.5), tmp_path)
+    v = verdict_of(
+        measured(phi_factor=0.7, slope_factor=1.5, excess_intercepts={"sgd": 0.3}), tmp_path
+    )
     got = outcomes(v)
     assert {i: got[i] for i in CLAIM_CHECKS} == {
-        **{i: "contradicts" for i in PHI + SLOPES},
+        **{i: "contradicts" for i in PHI + SLOPES + [EXCESS]},
         FALLS: "supports",
         NOISE: "supports",
     }
@@ -207,6 +272,7 @@ def test_non_headline_contradictions_are_partly_reproduced(tmp_path):
         **{i: "supports" for i in PHI + SLOPES},
         FALLS: "contradicts",
         NOISE: "contradicts",
+        EXCESS: "supports",
     }
     assert by_id(v)[FALLS]["measured"] == pytest.approx(0.5)  # the largest rise, d = 1 → 2 → 4
     assert v["verdict"] == "partly reproduced"
@@ -214,7 +280,14 @@ def test_non_headline_contradictions_are_partly_reproduced(tmp_path):
 
 def test_under_powered_everywhere_is_inconclusive(tmp_path):
     """Wide intervals (few chains, two seeds) straddle every threshold's edge."""
-    ds = measured(phi_rel_half_width=0.3, slope_sd=3.0, noise_slopes=(0.7, 1.3), spread_rel_sd=2)
+    ds = measured(
+        phi_rel_half_width=0.3,
+        slope_sd=3.0,
+        noise_slopes=(0.7, 1.3),
+        spread_rel_sd=2,
+        excess_sd=0.3,
+        excess_intercepts={"em_exact": 0.0},
+    )
     v = verdict_of(ds, tmp_path)
     assert outcomes(v) == {i: "inconclusive" for i in CLAIM_CHECKS + IMPLEMENTATION}
     for i in CLAIM_CHECKS:
@@ -230,6 +303,7 @@ def test_under_powered_slopes_only_is_partly_reproduced(tmp_path):
         **{i: "inconclusive" for i in SLOPES},
         FALLS: "inconclusive",
         NOISE: "supports",
+        EXCESS: "supports",
     }
     assert v["verdict"] == "partly reproduced"
 
@@ -237,14 +311,16 @@ def test_under_powered_slopes_only_is_partly_reproduced(tmp_path):
 def test_failed_preconditions_make_checks_inconclusive(tmp_path):
     """Most chains censored at one c of d = 8; the MLP never fit its data: each check is
     inconclusive with the reason, though its interval alone would support."""
-    v = verdict_of(measured(censored=0.8, final_over_initial_loss=0.5), tmp_path)
+    v = verdict_of(measured(censored=0.8, final_over_initial_loss=0.5, disc_censored=0.7), tmp_path)
     got, checks = outcomes(v), by_id(v)
     assert {i: got[i] for i in CLAIM_CHECKS} == {
         **{i: "supports" for i in PHI + SLOPES[:3]},
         "escape_slope[d=8]": "inconclusive",
         FALLS: "inconclusive",  # one of its slopes is not a measured mean
         NOISE: "inconclusive",
+        EXCESS: "inconclusive",  # SGD's B = 4 cell mostly censored
     }
+    assert checks[EXCESS]["reason"].startswith("precondition failed: at least 3 cells")
     assert checks[FALLS]["reason"].startswith("precondition failed: every slope is a measured")
     slope = checks["escape_slope[d=8]"]
     assert slope["precondition"]["held"] is False
@@ -272,10 +348,22 @@ def test_ratio_checks_are_implementation_checks(tmp_path):
         "separation[sgd]": "inconclusive",
         "collapse[langevin]": "contradicts",
         "separation[langevin]": "contradicts",
+        "em_excess_extrapolated": "supports",
     }
     assert by_id(v)["separation[sgd]"]["reason"] == "no finite interval"
     assert v["verdict"] == "reproduced"
     assert v["counts"] == {"supports": len(CLAIM_CHECKS), "contradicts": 0, "inconclusive": 0}
+
+
+def test_excess_check_whose_control_also_supports_is_uninformative(tmp_path):
+    """A control whose extrapolated excess is zero too (as if the exact-noise SDE were simulated
+    with the decoupled noise): the check cannot tell, and counts as inconclusive."""
+    v = verdict_of(measured(excess_intercepts={"em_exact": 0.0}), tmp_path)
+    excess = by_id(v)[EXCESS]
+    assert excess["outcome"] == "supports"
+    assert excess["control"]["outcome"] == "supports"
+    assert excess["uninformative"] is True
+    assert v["verdict"] == "partly reproduced"
 
 
 def test_a_missing_required_check_fails_loudly(tmp_path):
@@ -328,11 +416,22 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
         coords={"seed": [0, 1], "epoch": np.arange(6)},
         attrs={"dataset": "digits"},
     ).to_netcdf(noise, engine="h5netcdf")
+    disc = []
+    for process in ("sgd", "em", "em_exact"):
+        for batch in (1, 2, 4):
+            attrs = {"dim": 1, "process": process, "lr": batch / 10, "batch": batch}
+            disc.append(passage(f"disc_{process}{batch}", c, {**attrs, "hessian": 1.0}))
     out = tmp_path / "measured.nc"
     step = Step(
         claim="escape",
         rule="escape_measure",
-        input=_Files(stationary=stationary, first_passage=first, ratio=ratio, noise=str(noise)),
+        input=_Files(
+            stationary=stationary,
+            first_passage=first,
+            ratio=ratio,
+            noise=str(noise),
+            discreteness=disc,
+        ),
         output=[str(out)],
         params={"lr": 0.1, "batch": 1, "n_data": 100, "late_fraction": 0.5},
         base_seed=0,
