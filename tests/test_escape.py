@@ -20,6 +20,7 @@ from paperclaims.claims.escape.analysis import (
 from paperclaims.claims.escape.train import (
     Regression,
     noise_strength,
+    simulate_discreteness,
     simulate_first_passage,
     simulate_stationary,
     start_at_minimum,
@@ -205,6 +206,30 @@ def test_extrapolate_excess_recovers_a_line():
     assert np.isnan(e0[2])
 
 
+def test_discreteness_groups_are_their_data_sets(tmp_path):
+    """A discreteness cell runs one data set per group of chains: group g's L* is data set g's,
+    the chains pass every threshold, and the same seed gives the same arrays."""
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+    from paperclaims.seeds import derive_seed
+
+    params = {"process": "sgd", "lr": 0.1, "batch": 1, "c": [1.1, 1.2], "n_datasets": 3}
+    params |= {"n_data": 300, "label_noise": 1.0, "chains": 30, "max_steps": 4000}
+    params |= {"cell_seed": 5, "data_seed": 9}
+
+    def run(name):
+        out = tmp_path / name
+        simulate_discreteness(Step("escape", "escape_simulate", [], [str(out)], params, 0))
+        return read_dataset(out)
+
+    first, again = run("a.nc"), run("b.nc")
+    xr.testing.assert_equal(first.drop_attrs(), again.drop_attrs())
+    star = [Regression(300, 1, 1.0, derive_seed(9, g)).loss_star for g in range(3)]
+    assert first["dataset_loss_star"].values == pytest.approx(star)
+    assert list(first["chain_dataset"].values) == [g for g in range(3) for _ in range(10)]
+    assert np.isfinite(first["passage_time"].values).all()
+
+
 def test_same_seed_same_arrays():
     def run():
         problem = Regression(500, 2, 1.0, seed=11)
@@ -293,8 +318,30 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
                 "langevin_reference_loss": 0.5,
             },
         ),
+        (
+            simulate_discreteness,
+            {
+                "process": "sgd",
+                "lr": 0.2,
+                "batch": 2,
+                "c": [1.5, 3.0],
+                "n_datasets": 4,
+                "data_seed": 3,
+            },
+        ),
+        (
+            simulate_discreteness,
+            {
+                "process": "em_exact",
+                "lr": 0.1,
+                "batch": 1,
+                "c": [1.5, 3.0],
+                "n_datasets": 4,
+                "data_seed": 3,
+            },
+        ),
     ],
-    ids=["stationary", "first_passage_sgd", "first_passage_langevin"],
+    ids=["stationary", "first_passage_sgd", "first_passage_langevin", "discreteness_sgd", "em"],
 )
 def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
     simulate, params, tmp_path, monkeypatch, caplog, device

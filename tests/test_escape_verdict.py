@@ -179,6 +179,7 @@ def measured(
             "disc_time": ((*cells, "disc_threshold"), disc_time),
             "disc_time_low": ((*cells, "disc_threshold"), disc_time * 0.9),
             "disc_time_high": ((*cells, "disc_threshold"), disc_time * 1.1),
+            "disc_time_sde": ((*cells, "disc_threshold"), 10 * disc_c**9.6),
             "disc_censored": (cells, disc_cens),
             "disc_lr": (cells, np.broadcast_to(ETA_H, excess.shape)),
             "disc_eta_h": (cells, np.broadcast_to(ETA_H, excess.shape)),
@@ -218,7 +219,7 @@ def test_claim_holds(tmp_path):
     checks = by_id(v)
     assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES + [EXCESS])
     for i in CLAIM_CHECKS:
-        assert checks[i]["interval_method"].startswith("95% percentile bootstrap over")
+        assert checks[i]["interval_method"].startswith("95% percentile")
         assert checks[i]["threshold"]["source"]
         assert checks[i]["uninformative"] is False
     for i in CLAIM_CHECKS[:-1]:
@@ -392,12 +393,16 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
         ).to_netcdf(path, engine="h5netcdf")
         stationary.append(str(path))
 
-    def passage(name, c, attrs):
+    def passage(name, c, attrs, coords=None):
         path = tmp_path / f"{name}.nc"
         times = rng.exponential(1.0, (8, len(c))) * np.arange(1, len(c) + 1)
         xr.Dataset(
             {"passage_time": (("chain", "threshold"), times)},
-            coords={"c": ("threshold", c), "delta_loss": ("threshold", (c - 1) * 0.5)},
+            coords={
+                "c": ("threshold", c),
+                "delta_loss": ("threshold", (c - 1) * 0.5),
+                **(coords or {}),
+            },
             attrs={"horizon": 100.0, "loss_star": 0.5, **attrs},
         ).to_netcdf(path, engine="h5netcdf")
         return str(path)
@@ -420,7 +425,8 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
     for process in ("sgd", "em", "em_exact"):
         for batch in (1, 2, 4):
             attrs = {"dim": 1, "process": process, "lr": batch / 10, "batch": batch}
-            disc.append(passage(f"disc_{process}{batch}", c, {**attrs, "hessian": 1.0}))
+            by_set = {"chain_dataset": ("chain", np.arange(8) // 4)}
+            disc.append(passage(f"disc_{process}{batch}", c, {**attrs, "hessian": 1.0}, by_set))
     out = tmp_path / "measured.nc"
     step = Step(
         claim="escape",

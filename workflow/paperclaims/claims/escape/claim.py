@@ -111,7 +111,6 @@ class DiscretenessParams:
     process: str = wildcard()
     batch: int = wildcard()
     lr: float = computed(_discreteness_lr, reads=("discreteness.batch_over_lr",))
-    dim: int = computed(lambda c, wc: 1)
     cell_seed: int = seed("discreteness", "{process}", "{batch}")
     # one data set for every cell: the same landscape at every ηh*
     data_seed: int = seed("discreteness", "data")
@@ -121,6 +120,7 @@ class DiscretenessParams:
     )
     c: list
     chains: int
+    n_datasets: int
     label_noise: float = key("first_passage.label_noise")
     n_data: int = key("first_passage.n_data")
 
@@ -215,7 +215,7 @@ CLAIM = Claim(
         ),
         TrainStep(
             name="simulate_discreteness",
-            function="train:simulate_first_passage",
+            function="train:simulate_discreteness",
             output="runs/discreteness/{process}_B{batch}.nc",
             params=DiscretenessParams,
             section="discreteness",
