@@ -65,6 +65,17 @@ THRESHOLDS = {
         "(decoupled noise, same c), extrapolated linearly in ηh* to ηh* → 0, within ±10% (the "
         "slope's own tolerance is 20%, Fig. 3b; the exact-noise SDE differs by ≈ −18%)",
     ),
+    # The φ tail test (claim issue 15). In d = 1, P ∝ L^(−φ) is a Student-t law of v = √(L/L* − 1)
+    # with ν = 2φ − 1 (v√ν ~ t_ν); a Gaussian with the same variance has no tail (1/ν = 0). The
+    # statistic is the tail weight ω = 1/ν̂ of a maximum-likelihood scaled-t fit; the paper's law
+    # gives ω = 1/(2φ − 1), a tail-less law 0. Ours: the tail is present when ω ≥ half the paper's.
+    "phi_tail": lambda omega_theory: Threshold(
+        ">=",
+        omega_theory / 2,
+        "ours (claim issue 15), fixed before the run: tail weight 1/ν̂ of a maximum-likelihood "
+        "Student-t fit at least half the paper's 1/(2φ − 1), φ = 1 + B/(ηh*) (a Gaussian with "
+        "SGD's variance: 0)",
+    ),
     # implementation checks (true by construction of today's ratio experiment)
     "collapse": lambda tolerance: Threshold(
         "<=",
@@ -84,6 +95,10 @@ PRECONDITIONS = {
     "noise_final_over_initial_loss": 0.1,
     # the extrapolation's cells span at least this factor in ηh* (else the intercept is a guess)
     "discrete_min_lr_span": 3.0,
+    # the tail test is run where the power calculation (Fisher information of the scaled-t fit at
+    # the paper's ν, with the cell's number of samples; computed before the run) gives a 95%
+    # half-width 1.96·sd(1/ν̂) at most this fraction of the paper's 1/ν: else it cannot decide
+    "tail_power_max_half_width": 0.25,
 }
 # The extrapolation model, stated before the run: excess linear in ηh*.
 EXCESS_MODEL = "e(ηh*) = e₀ + e₁·ηh* (least squares over the cells, equal weights)"
