@@ -16,6 +16,8 @@ from paperclaims.claims.escape.analysis import (
     phi_exact_noise,
     phi_theory,
     sde_passage_time,
+    tail_weight_fit,
+    tail_weight_sd,
 )
 from paperclaims.claims.escape.train import (
     Regression,
@@ -228,6 +230,24 @@ def test_discreteness_groups_are_their_data_sets(tmp_path):
     assert first["dataset_loss_star"].values == pytest.approx(star)
     assert list(first["chain_dataset"].values) == [g for g in range(3) for _ in range(10)]
     assert np.isfinite(first["passage_time"].values).all()
+
+
+def test_tail_weight_fit_tells_a_power_law_from_a_gaussian():
+    """ω̂ = 1/ν̂ of t_21 samples (the paper's law at B = 1, η = 0.1) is near 1/21 with an interval
+    about as wide as the power calculation says; a Gaussian gives ω̂ = 0."""
+    from paperclaims.sgd import bootstrap_weights
+
+    rng = np.random.default_rng(0)
+    weights = bootstrap_weights(500, 400, 1)
+    v = rng.standard_t(21, (500, 40)) / np.sqrt(21)
+    omega, boot = tail_weight_fit(1 + v * v, 4 / 21, weights)
+    low, high = np.quantile(boot, [0.025, 0.975])
+    assert low < 1 / 21 < high
+    half = 1.96 * tail_weight_sd(21, v.size)
+    assert (high - low) / 2 == pytest.approx(half, rel=0.35)
+    gauss = 0.3 * rng.standard_normal((500, 40))
+    omega, boot = tail_weight_fit(1 + gauss**2, 4 / 21, weights)
+    assert omega < 0.1 / 21 and np.quantile(boot, 0.975) < 0.5 / 21
 
 
 def test_same_seed_same_arrays():

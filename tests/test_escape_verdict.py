@@ -16,10 +16,12 @@ LRS, BATCHES = (0.05, 0.1, 1.0), (1, 2)  # η = 1 is above phi_check_max_lr: rep
 DIMS = (1, 2, 4, 8)
 FP_LR, FP_BATCH = 0.1, 1  # Fig. 3b: theory slopes 10.5, 10, 9, 7
 PHI = [f"phi[lr={lr:g},B={b}]" for lr in LRS[:2] for b in BATCHES]
+# the tail test runs where the power calculation (20000 samples per cell) says it can decide
+TAIL = [f"phi_tail[lr={lr:g},B={b}]" for lr, b in ((0.1, 1), (1.0, 1), (1.0, 2))]
 SLOPES = [f"escape_slope[d={d}]" for d in DIMS]
 FALLS, NOISE = "escape_slope_falls_with_d", "noise_proportional_to_loss"
 EXCESS = "discrete_excess_extrapolated"
-CLAIM_CHECKS = [*PHI, *SLOPES, FALLS, NOISE, EXCESS]
+CLAIM_CHECKS = [*PHI, *TAIL, *SLOPES, FALLS, NOISE, EXCESS]
 IMPLEMENTATION = [
     "collapse[sgd]",
     "separation[sgd]",
@@ -47,6 +49,9 @@ def measured(
     excess_intercepts=None,
     excess_sd=0.02,
     disc_censored=0.0,
+    tail_factor=1.0,
+    tail_rel_half_width=0.1,
+    control_tail=0.0,
 ) -> xr.Dataset:
     """A measured.nc as ``analysis.measure`` writes it. Defaults: the claim holds.
 
@@ -55,7 +60,8 @@ def measured(
     {(process, axis): value}, their replicates log-normal with log-sd ``spread_rel_sd``;
     ``excess_intercepts`` the excess at ηh* → 0 per discreteness process (each cell's excess
     e₀ + e₁ ηh*, replicates with sd ``excess_sd``), ``disc_censored`` the censored fraction of
-    SGD's B = 4 cell."""
+    SGD's B = 4 cell; ``tail_factor`` SGD's tail weight over the paper's, ``control_tail`` the
+    Langevin control's."""
     rng = np.random.default_rng(0)
     # ---- stationary law (lr, batch)
     lr, batch = np.array(LRS), np.array(BATCHES)
@@ -63,6 +69,8 @@ def measured(
     phi = theory * phi_factor
     excess = np.geomspace(1e-3, 1e2, 81)
     tail = np.exp(-np.outer(theory.ravel(), np.log1p(excess))).reshape(*theory.shape, -1)
+    omega = 1 / (2 * theory - 1)
+    power = 1.96 * np.vectorize(analysis.tail_weight_sd)(1 / omega, 20000) / omega
     stationary = xr.Dataset(
         {
             "phi": (("lr", "batch"), phi),
@@ -74,6 +82,15 @@ def measured(
             "ccdf": (("lr", "batch", "loss_excess"), tail),
             "ccdf_fit": (("lr", "batch", "loss_excess"), tail),
             "ccdf_theory": (("lr", "batch", "loss_excess"), tail),
+            "tail_omega": (("lr", "batch"), omega * tail_factor),
+            "tail_omega_low": (("lr", "batch"), omega * tail_factor * (1 - tail_rel_half_width)),
+            "tail_omega_high": (("lr", "batch"), omega * tail_factor * (1 + tail_rel_half_width)),
+            "tail_omega_theory": (("lr", "batch"), omega),
+            "tail_omega_grid_max": (("lr", "batch"), 4 * omega),
+            "tail_power_half_width": (("lr", "batch"), power),
+            "tail_omega_langevin": (("lr", "batch"), omega * control_tail),
+            "tail_omega_langevin_low": (("lr", "batch"), omega * control_tail * 0.9),
+            "tail_omega_langevin_high": (("lr", "batch"), omega * (control_tail * 1.1 + 0.05)),
         },
         coords={"lr": lr, "batch": batch, "loss_excess": excess},
     )
@@ -213,6 +230,13 @@ def by_id(verdict):
 def test_claim_holds(tmp_path):
     v = verdict_of(measured(), tmp_path)
     assert [c["id"] for c in v["checks"]] == CLAIM_CHECKS
+    tail = by_id(v)[TAIL[0]]
+    assert tail["threshold"]["text"] == ">= 0.02381".replace(">=", "≥")
+    assert tail["control"]["name"] == "langevin"
+    assert tail["control"]["outcome"] == "contradicts"
+    assert tail["precondition"]["held"] is True
+    assert any(n.startswith("φ tail test: the power calculation") for n in v["notes"])
+    assert "η = 0.05, B = 1" in next(n for n in v["notes"] if n.startswith("φ tail test"))
     assert [c["id"] for c in v["implementation_checks"]] == IMPLEMENTATION
     assert outcomes(v) == {i: "supports" for i in CLAIM_CHECKS + IMPLEMENTATION}
     assert v["verdict"] == "reproduced"
@@ -222,7 +246,7 @@ def test_claim_holds(tmp_path):
         assert checks[i]["interval_method"].startswith("95% percentile")
         assert checks[i]["threshold"]["source"]
         assert checks[i]["uninformative"] is False
-    for i in CLAIM_CHECKS[:-1]:
+    for i in [*PHI, *SLOPES, FALLS, NOISE]:
         assert checks[i]["control"] is None  # controls of these: not built yet (claim issue 15)
     # the extrapolation: e₀ recovered, its control (exact-noise SDE, e₀ = −0.18) contradicts
     excess = checks[EXCESS]
@@ -256,6 +280,7 @@ def test_headline_checks_contradicted(tmp_path):
     got = outcomes(v)
     assert {i: got[i] for i in CLAIM_CHECKS} == {
         **{i: "contradicts" for i in PHI + SLOPES + [EXCESS]},
+        **{i: "supports" for i in TAIL},
         FALLS: "supports",
         NOISE: "supports",
     }
@@ -274,6 +299,7 @@ def test_non_headline_contradictions_are_partly_reproduced(tmp_path):
         FALLS: "contradicts",
         NOISE: "contradicts",
         EXCESS: "supports",
+        **{i: "supports" for i in TAIL},
     }
     assert by_id(v)[FALLS]["measured"] == pytest.approx(0.5)  # the largest rise, d = 1 → 2 → 4
     assert v["verdict"] == "partly reproduced"
@@ -288,6 +314,7 @@ def test_under_powered_everywhere_is_inconclusive(tmp_path):
         spread_rel_sd=2,
         excess_sd=0.3,
         excess_intercepts={"em_exact": 0.0},
+        tail_rel_half_width=0.8,
     )
     v = verdict_of(ds, tmp_path)
     assert outcomes(v) == {i: "inconclusive" for i in CLAIM_CHECKS + IMPLEMENTATION}
@@ -305,6 +332,7 @@ def test_under_powered_slopes_only_is_partly_reproduced(tmp_path):
         FALLS: "inconclusive",
         NOISE: "supports",
         EXCESS: "supports",
+        **{i: "supports" for i in TAIL},
     }
     assert v["verdict"] == "partly reproduced"
 
@@ -320,6 +348,7 @@ def test_failed_preconditions_make_checks_inconclusive(tmp_path):
         FALLS: "inconclusive",  # one of its slopes is not a measured mean
         NOISE: "inconclusive",
         EXCESS: "inconclusive",  # SGD's B = 4 cell mostly censored
+        **{i: "supports" for i in TAIL},
     }
     assert checks[EXCESS]["reason"].startswith("precondition failed: at least 3 cells")
     assert checks[FALLS]["reason"].startswith("precondition failed: every slope is a measured")
@@ -367,6 +396,16 @@ def test_excess_check_whose_control_also_supports_is_uninformative(tmp_path):
     assert v["verdict"] == "partly reproduced"
 
 
+def test_tail_test_without_a_tail_contradicts_and_its_control_is_checked(tmp_path):
+    """SGD with a Gaussian law (tail weight 0): every tail check contradicts; a Langevin control
+    with the paper's tail makes the check uninformative."""
+    v = verdict_of(measured(tail_factor=0.0), tmp_path)
+    assert {i: outcomes(v)[i] for i in TAIL} == {i: "contradicts" for i in TAIL}
+    v = verdict_of(measured(control_tail=1.0), tmp_path)
+    assert all(by_id(v)[i]["uninformative"] for i in TAIL)
+    assert v["verdict"] == "partly reproduced"
+
+
 def test_a_missing_required_check_fails_loudly(tmp_path):
     """One d only (no trend to check) and no SGD collapse spread: the step fails, naming them."""
     ds = measured(dims=(2,)).drop_vars(["spread_log_c_sgd", "spread_log_c_sgd_boot"])
@@ -392,6 +431,14 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
             attrs={"lr": lr, "batch": 1, "loss_star": 0.5, "hessian": 1.0},
         ).to_netcdf(path, engine="h5netcdf")
         stationary.append(str(path))
+    langevin = []
+    for lr in (0.1, 1.0):
+        path = tmp_path / f"lang{lr}.nc"
+        xr.Dataset(
+            {"loss_ratio": (("chain", "sample"), 1 + rng.exponential(0.1, (8, 5)))},
+            attrs={"lr": lr, "batch": 1, "loss_star": 0.5, "hessian": 1.0, "process": "langevin"},
+        ).to_netcdf(path, engine="h5netcdf")
+        langevin.append(str(path))
 
     def passage(name, c, attrs, coords=None):
         path = tmp_path / f"{name}.nc"
@@ -433,6 +480,7 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
         rule="escape_measure",
         input=_Files(
             stationary=stationary,
+            stationary_langevin=langevin,
             first_passage=first,
             ratio=ratio,
             noise=str(noise),

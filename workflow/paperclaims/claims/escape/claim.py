@@ -64,6 +64,23 @@ class StationaryParams:
 
 
 @dataclass(frozen=True)
+class StationaryLangevinParams:
+    """The φ tail test's control: constant-noise Langevin chains (Gaussian stationary law, no
+    tail) with the variance scale of the same (η, B) cell, on the same settings."""
+
+    lr: float = wildcard()
+    batch: int = wildcard()
+    process: str = computed(lambda c, wc: "langevin")
+    cell_seed: int = seed("stationary_langevin", "{lr}", "{batch}")
+    n_data: int
+    label_noise: float
+    chains: int
+    burn_in: int
+    n_samples: int
+    thin: int
+
+
+@dataclass(frozen=True)
 class FirstPassageParams:
     process: str = computed(lambda c, wc: "sgd")
     dim: int = wildcard()
@@ -177,6 +194,28 @@ CLAIM = Claim(
                 ),
             ),
             measured_as="stationary",
+        ),
+        TrainStep(
+            name="simulate_stationary_langevin",
+            function="train:simulate_stationary",
+            output="runs/stationary_langevin/lr{lr}_B{batch}.nc",
+            params=StationaryLangevinParams,
+            section="stationary",
+            sweep=(
+                Sweep(
+                    "lr",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{lr:g}" for lr in c["stationary"]["lr"]],
+                    reads=("stationary.lr",),
+                ),
+                Sweep(
+                    "batch",
+                    "[0-9]+",
+                    lambda c: c["stationary"]["batch"],
+                    reads=("stationary.batch",),
+                ),
+            ),
+            measured_as="stationary_langevin",
         ),
         TrainStep(
             name="simulate_first_passage",

@@ -180,11 +180,15 @@ def simulate_stationary(step) -> None:
             samples[:, cols] = (problem.loss(trajectory[rows]) / problem.loss_star).T.cpu().numpy()
         return False
 
+    if p.get("process", "sgd") == "sgd":
+        kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
+    else:  # the tail test's control: noise frozen at the decoupled SGD noise of L*
+        kernel = problem.langevin(gen, chains, p["lr"], p["batch"], problem.loss_star)
     run_chains(
         start_at_minimum(problem, chains),
         int(sample_steps[-1]),
-        *problem.sgd(gen, chains, p["lr"], p["batch"]),
-        chunk_length(chains, p["batch"] * 2 + 2),
+        *kernel,
+        chunk_length(chains, p["batch"] * 2 + 4),
         record,
         checkpoint=step.checkpoint(),
         gen=gen,
@@ -201,6 +205,7 @@ def simulate_stationary(step) -> None:
             "batch": p["batch"],
             "loss_star": problem.loss_star,
             "hessian": float(problem.hessian[0, 0]),
+            "process": p.get("process", "sgd"),
         },
     )
     step.write(ds, step.output[0])
