@@ -52,18 +52,36 @@ THRESHOLDS = {
     "noise_proportional_to_loss": Threshold(
         "within", (0.8, 1.2), f"{_SPEC}: slope of ln 𝒩 against ln L in [0.8, 1.2] (Fig. 2: 1)"
     ),
-    # The discrete-time excess (claim issue 15). The paper's theory is continuous-time, so its
-    # escape law is a statement about ηh* → 0. At fixed B/(ηh*) = 10 the SDE prediction is the
-    # same for B = 1, 2, 4 (η = 0.1, 0.2, 0.4); the excess e = slope / slope_SDE(same c) − 1 of
-    # each cell is fitted by the model stated before the run, e(ηh*) = e₀ + e₁·ηh* (least
-    # squares, equal weights; first order in the step, as the weak error of a one-step scheme),
-    # and the intercept e₀ is the excess the continuous-time theory leaves. The band is ours.
+    # The discrete-time excess (claim issue 15), redesigned (class C fix, committed before the
+    # rerun). The first design held B/(ηh*) = 10 and raised B = 1, 2, 4 with η: its ηh* → 0 limit
+    # is B → 0, and its own cells showed SGD's excess tracking B (the minibatch noise's shape),
+    # not the step (the Gaussian Euler–Maruyama at the same η: +3–5% at every η). It tested two
+    # things at once. Now one thing, the step: the continuum limit of SGD is η → 0 at FIXED B
+    # (noise law per unit time fixed), so B = 1 (the paper's Fig. 3b batch) is held, the
+    # thresholds c ∈ [1.2, 1.8] are held, and η = 0.1 (the paper's), 0.2, 0.4 (ηh* spans 4×;
+    # smaller η would cost c^(B/η) and cannot be afforded). Each cell's excess is taken over the
+    # SDE with SGD's OWN noise covariance (the exact Gaussian-input Σ = (2u² + σ²)/B, quadrature,
+    # same η, B and c), so the decoupling approximation's own error (a separate, known effect:
+    # the decoupled SDE is +9..+30% steeper than the exact one over this c range) is not in it:
+    # e(η) = slope_SGD / slope_SDE,exact − 1. Fitted by ``EXCESS_MODEL`` (first order in the step,
+    # as the weak error of a one-step scheme) and e₀ (ηh* → 0) must lie within ±10%: then SGD's
+    # escape is its continuous-time theory's and the excess at η = 0.1 is a discrete-time effect;
+    # outside, SGD's excess survives the continuum limit (noise shape, not the step). Control
+    # through the same code: the Gaussian Euler–Maruyama with the paper's DECOUPLED covariance
+    # (process ``em``), whose η → 0 limit is the decoupled SDE: by quadrature its excess over the
+    # exact-covariance SDE is +9.2%, +14.5%, +22.5% at η = 0.4, 0.2, 0.1, linear extrapolation
+    # +25% (limit ≈ +30%), so it must come out "contradicts". Not headline: the paper headlines a
+    # power-law escape rate set by the loss ratio (the escape_slope checks and φ); this check tests
+    # the continuous-time modelling step between SGD and that theory. The excess at the paper's
+    # own setting (B = 1, η = 0.1, over the decoupled SDE) is reported in its details and notes.
     "discrete_excess_extrapolated": Threshold(
         "within",
         (-0.10, 0.10),
-        "ours (claim issue 15), fixed before the run: the excess over the SDE prediction "
-        "(decoupled noise, same c), extrapolated linearly in ηh* to ηh* → 0, within ±10% (the "
-        "slope's own tolerance is 20%, Fig. 3b; the exact-noise SDE differs by ≈ −18%)",
+        "ours (claim issue 15, redesign fixed before the rerun): at fixed B = 1 and c, η = 0.1, "
+        "0.2, 0.4, the excess of SGD's first-passage slope over the SDE with SGD's own (exact) "
+        "noise covariance at the same η, B, c, extrapolated linearly in ηh* to ηh* → 0, within "
+        "±10% (the slope's own tolerance is 20%, Fig. 3b; the control, the decoupled-noise "
+        "Euler–Maruyama, extrapolates to ≈ +25% by quadrature)",
     ),
     # The φ tail test (claim issue 15). In d = 1, P ∝ L^(−φ) is a Student-t law of v = √(L/L* − 1)
     # with ν = 2φ − 1 (v√ν ~ t_ν); a Gaussian with the same variance has no tail (1/ν = 0). The
@@ -102,6 +120,11 @@ PRECONDITIONS = {
 }
 # The extrapolation model, stated before the run: excess linear in ηh*.
 EXCESS_MODEL = "e(ηh*) = e₀ + e₁·ηh* (least squares over the cells, equal weights)"
+# The claim check's cells (fixed before the rerun): B = discreteness.fixed_batch (1), η = the
+# B/(ηh*) = 10 cell's 0.1 and discreteness.fixed_batch_lr (0.2, 0.4), c = discreteness.c; its
+# reference is the exact-covariance SDE at the same (η, B, c); not headline (see the threshold).
+EXCESS_REFERENCE = "exact"
+EXCESS_HEADLINE = False
 
 
 # ---------------------------------------------------------------- theory
