@@ -538,6 +538,85 @@ def _measure_discreteness(paths: list[str]) -> xr.Dataset:
     return out
 
 
+def _measure_fixed_batch(paths: list[str], fixed_batch: int) -> xr.Dataset:
+    """The claim check's cells, B = ``fixed_batch`` held, η varied (``paths``: every discreteness
+    cell; those of another B are skipped). Per (process, η): the slope, the SDE slopes at the same
+    (η, B, c) with the exact and the decoupled covariance, the excess over the reference
+    (``EXCESS_REFERENCE``) and over the decoupled SDE, each with its replicates; per process the
+    extrapolation e₀ of ``EXCESS_MODEL``. Two-stage bootstrap as in ``_measure_discreteness``: the
+    data sets (shared by every cell) resampled alike, each cell's chains independently; so SGD's
+    and a Gaussian EM's replicates at the same η pair up (their ratio: the noise shape at η)."""
+    cells, boots = [], {}
+    for i, path in enumerate(paths):
+        ds = read_dataset(path)
+        if int(ds.attrs["batch"]) != fixed_batch:
+            continue
+        lr, h = float(ds.attrs["lr"]), float(ds.attrs["hessian"])
+        c = ds["c"].values
+        weights = dataset_weights(ds["chain_dataset"].values, N_BOOT, 200, seed=700 + i)
+        s = _passage_summary(ds, seed=700 + i, weights=weights)
+        sde = {
+            n: log_log_slope(c, sde_passage_time(c, lr, fixed_batch, 1, n))
+            for n in ("exact", "decoupled")
+        }
+        boots[(ds.attrs["process"], lr)] = s["slope_boot"]
+        cell = xr.Dataset(
+            {
+                "fb_c": ("fb_threshold", c),
+                "fb_time": ("fb_threshold", s["mean"]),
+                "fb_time_low": ("fb_threshold", s["low"]),
+                "fb_time_high": ("fb_threshold", s["high"]),
+                "fb_censored": float(np.max(s["censored"])),
+                "fb_eta_h": lr * h,
+                "fb_slope": s["slope"],
+                "fb_slope_sde_exact": sde["exact"],
+                "fb_slope_sde_decoupled": sde["decoupled"],
+                "fb_excess": s["slope"] / sde[EXCESS_REFERENCE] - 1,
+                "fb_excess_boot": ("fb_boot", s["slope_boot"] / sde[EXCESS_REFERENCE] - 1),
+                "fb_excess_decoupled": s["slope"] / sde["decoupled"] - 1,
+                "fb_excess_decoupled_boot": ("fb_boot", s["slope_boot"] / sde["decoupled"] - 1),
+            },
+            coords={"fb_threshold": np.arange(len(c))},
+        )
+        cells.append(cell.expand_dims(fb_process=[ds.attrs["process"]], fb_lr=[lr]))
+    if not cells:
+        return xr.Dataset()
+    out = xr.combine_by_coords(cells, combine_attrs="drop", join="outer")
+    intercept, gradient, boot = [], [], []
+    for process in out["fb_process"].values:
+        cell = out.sel(fb_process=process)
+        eta_h = cell["fb_eta_h"].values
+        e0, e1 = extrapolate_excess(eta_h, cell["fb_excess"].values)
+        b0, _ = extrapolate_excess(eta_h, cell["fb_excess_boot"].transpose("fb_lr", ...).values)
+        intercept.append(float(e0))
+        gradient.append(float(e1))
+        boot.append(b0)
+    out["fb_intercept"] = ("fb_process", intercept)
+    out["fb_gradient"] = ("fb_process", gradient)
+    out["fb_intercept_boot"] = (("fb_process", "fb_boot"), np.array(boot))
+    if "sgd" in out["fb_process"].values and "em_exact" in out["fb_process"].values:
+        # the noise shape at each η: SGD against the Gaussian EM with the same covariance and step
+        lrs = out["fb_lr"].values
+        ratio = [
+            boots.get(("sgd", lr), np.full(N_BOOT, np.nan))
+            / boots.get(("em_exact", lr), np.full(N_BOOT, np.nan))
+            - 1
+            for lr in lrs
+        ]
+        out["fb_shape_excess"] = (
+            "fb_lr",
+            out["fb_slope"].sel(fb_process="sgd").values
+            / out["fb_slope"].sel(fb_process="em_exact").values
+            - 1,
+        )
+        out["fb_shape_excess_boot"] = (("fb_lr", "fb_boot"), np.array(ratio))
+    out["fb_excess"].attrs["long_name"] = (
+        f"slope / slope of the {EXCESS_REFERENCE}-covariance SDE (same η, B, c) − 1"
+    )
+    out.attrs = {"fixed_batch": fixed_batch}
+    return out
+
+
 def _measure_noise(path: str, late_fraction: float) -> xr.Dataset:
     ds = read_dataset(path)
     epochs = ds["epoch"].values
@@ -562,9 +641,14 @@ def measure(step) -> None:
     ratio = _measure_ratio(list(step.input.ratio))
     noise = _measure_noise(step.input.noise, p["late_fraction"])
     discreteness = _measure_discreteness(list(step.input.discreteness))
+    fixed_batch = _measure_fixed_batch(
+        list(step.input.discreteness) + list(step.input.discreteness_fixed_batch),
+        p["fixed_batch"],
+    )
     ratio = ratio.rename(threshold="ratio_threshold")
     out = xr.merge(
-        [stationary, passage, ratio, noise, discreteness], combine_attrs="drop_conflicts"
+        [stationary, passage, ratio, noise, discreteness, fixed_batch],
+        combine_attrs="drop_conflicts",
     )
     out.attrs["late_from_epoch"] = noise.attrs["late_from_epoch"]
     out.attrs["noise_dataset"] = noise.attrs["noise_dataset"]
@@ -857,42 +941,73 @@ _DISC_PROCESSES = {
 }
 
 
-def _excess_estimate(m: xr.Dataset, process: str) -> tuple[float, list[float], Precondition]:
-    """e₀ of ``process``, its interval and the precondition of the extrapolation."""
-    cell = m.sel(disc_process=process)
-    eta_h = cell["disc_eta_h"].values
-    censored = float(np.nanmax(cell["disc_censored"].values))
+def _extrapolation_precondition(eta_h: np.ndarray, censored: float) -> Precondition:
     span = float(np.nanmax(eta_h) / np.nanmin(eta_h))
     limit, min_span = PRECONDITIONS["max_censored_fraction"], PRECONDITIONS["discrete_min_lr_span"]
     held = censored <= limit and span >= min_span and len(eta_h) >= 3
-    pre = Precondition(
+    return Precondition(
         f"at least 3 cells spanning ≥ {min_span:g}× in ηh* (measured: the span), and at most "
         f"{limit:.0%} of the chains censored at every c of every cell (largest: {censored:.3g})",
         bool(held),
         span,
     )
-    interval = _interval(cell["disc_intercept_boot"].values)
-    return float(cell["disc_intercept"]), interval, pre
+
+
+def _excess_estimate(m: xr.Dataset, process: str, prefix: str):
+    """e₀ of ``process`` in the series ``prefix`` ("disc": fixed B/(ηh*); "fb": fixed B), its
+    interval and the precondition of the extrapolation."""
+    cell = m.sel({f"{prefix}_process": process})
+    eta_h = cell[f"{prefix}_eta_h"].values
+    pre = _extrapolation_precondition(eta_h, float(np.nanmax(cell[f"{prefix}_censored"].values)))
+    interval = _interval(cell[f"{prefix}_intercept_boot"].values)
+    return float(cell[f"{prefix}_intercept"]), interval, pre
+
+
+def _at_paper_setting(m: xr.Dataset) -> dict:
+    """The excess of SGD at the paper's own setting (B = fixed_batch, the smallest η of the
+    fixed-B series: η = 0.1 by default) over both SDE predictions, with intervals."""
+    cell = m.sel(fb_process="sgd").isel(fb_lr=int(np.argmin(m["fb_lr"].values)))
+    out = {
+        "lr": float(cell["fb_lr"]),
+        "batch": int(m.attrs.get("fixed_batch", 1)),
+        "over_decoupled_sde": float(cell["fb_excess_decoupled"]),
+        "over_decoupled_sde_interval": _interval(cell["fb_excess_decoupled_boot"].values),
+        "over_exact_covariance_sde": float(cell["fb_excess"]),
+        "over_exact_covariance_sde_interval": _interval(cell["fb_excess_boot"].values),
+    }
+    if "fb_shape_excess" in m:
+        out["over_gaussian_em_same_covariance_and_step"] = float(
+            m["fb_shape_excess"].sel(fb_lr=cell["fb_lr"])
+        )
+        out["over_gaussian_em_same_covariance_and_step_interval"] = _interval(
+            m["fb_shape_excess_boot"].sel(fb_lr=cell["fb_lr"]).values
+        )
+    return out
 
 
 def _discreteness_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
-    """The claim check (SGD's excess extrapolated to ηh* → 0, with the exact-noise SDE as the
-    control) and the implementation check (the decoupled SDE's own Euler–Maruyama scheme, which
-    converges to its SDE as η → 0 by construction)."""
-    if "disc_intercept" not in m:
-        return [], []  # required checks: their absence fails the verdict step
-    processes = list(m["disc_process"].values)
-
-    def check(process: str, check_id: str, headline: bool) -> Check:
-        value, interval, pre = _excess_estimate(m, process)
-        cell = m.sel(disc_process=process)
-        return Check(
-            id=check_id,
-            statement=f"{_DISC_PROCESSES[process]}, d = 1, B/(ηh*) = "
-            f"{float(cell['disc_batch'][0] / cell['disc_lr'][0]):g} fixed: excess of the log–log "
-            "first-passage slope over the SDE prediction at the same c, extrapolated to ηh* → 0 "
-            f"by {EXCESS_MODEL}",
-            expected={"value": 0.0, "source": "the paper's continuous-time theory (SDE, t = ηk)"},
+    """The claim check (SGD at fixed B, η varied: its excess over the SDE with its own noise
+    covariance extrapolated to ηh* → 0; the decoupled-noise Euler–Maruyama as the control) and
+    the implementation check (that Euler–Maruyama against its own SDE at fixed B/(ηh*), which
+    converges to it as η → 0 by construction)."""
+    claim, implementation = [], []
+    if "fb_intercept" in m and "sgd" in m["fb_process"].values:
+        value, interval, pre = _excess_estimate(m, "sgd", "fb")
+        cell = m.sel(fb_process="sgd")
+        batch = int(m.attrs.get("fixed_batch", 1))
+        sgd = Check(
+            id="discrete_excess_extrapolated",
+            statement=f"minibatch SGD, d = 1, B = {batch} and c ∈ [{np.nanmin(cell['fb_c']):g}, "
+            f"{np.nanmax(cell['fb_c']):g}] fixed, η = "
+            + ", ".join(f"{v:g}" for v in cell["fb_lr"].values)
+            + ": excess of the log–log first-passage slope over the SDE with SGD's own (exact "
+            "Gaussian-input) noise covariance at the same η, B, c, extrapolated to ηh* → 0 by "
+            f"{EXCESS_MODEL} (zero: the excess is a discrete-time effect)",
+            expected={
+                "value": 0.0,
+                "source": "continuum limit of SGD at fixed B (the SDE of the paper's theory, "
+                "t = ηk, with SGD's noise covariance)",
+            },
             measured=value,
             interval=interval,
             interval_method=f"{CLAIM_LEVEL:.0%} percentile two-stage bootstrap ({N_BOOT} "
@@ -900,64 +1015,147 @@ def _discreteness_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
             "joint replicate",
             threshold=THRESHOLDS["discrete_excess_extrapolated"],
             precondition=pre,
-            headline=headline,
+            headline=EXCESS_HEADLINE,
             details={
-                "eta_h": [float(v) for v in cell["disc_eta_h"].values],
-                "batch": [int(v) for v in cell["disc_batch"].values],
-                "excess": [float(v) for v in cell["disc_excess"].values],
-                "slope": [float(v) for v in cell["disc_slope"].values],
-                "sde_slope_same_c": [float(v) for v in cell["disc_slope_sde"].values],
-                "gradient_per_unit_eta_h": float(cell["disc_gradient"]),
+                "eta_h": [float(v) for v in cell["fb_eta_h"].values],
+                "lr": [float(v) for v in cell["fb_lr"].values],
+                "excess_over_exact_covariance_sde": [float(v) for v in cell["fb_excess"].values],
+                "excess_over_decoupled_sde": [float(v) for v in cell["fb_excess_decoupled"].values],
+                "slope": [float(v) for v in cell["fb_slope"].values],
+                "sde_exact_covariance_slope_same_c": [
+                    float(v) for v in cell["fb_slope_sde_exact"].values
+                ],
+                "sde_decoupled_slope_same_c": [
+                    float(v) for v in cell["fb_slope_sde_decoupled"].values
+                ],
+                "gradient_per_unit_eta_h": float(cell["fb_gradient"]),
+                "measured_excess_at_paper_setting": _at_paper_setting(m),
             },
         )
-
-    claim, implementation = [], []
-    if "sgd" in processes:
-        sgd = check("sgd", "discrete_excess_extrapolated", headline=True)
-        if "em_exact" in processes:
-            value, interval, pre = _excess_estimate(m, "em_exact")
+        if "em" in m["fb_process"].values:
+            c_value, c_interval, c_pre = _excess_estimate(m, "em", "fb")
             sgd.with_control(
-                "em_exact",
-                "Euler–Maruyama SDE with the exact Gaussian-input noise (2u² + σ²)/B instead of the "
-                "decoupled 2L/B: its ηh* → 0 limit is a different law, so its extrapolated excess "
-                "over the decoupled prediction is not zero (≈ −18% by quadrature)",
-                value,
-                interval,
-                pre,
+                "em",
+                "Gaussian Euler–Maruyama with the paper's decoupled covariance 2L/B instead of "
+                "SGD's own: its ηh* → 0 limit is the decoupled SDE, whose slope over this c range "
+                "exceeds the exact-covariance SDE's (by quadrature +9%, +15%, +23% at η = 0.4, "
+                "0.2, 0.1; linear extrapolation ≈ +25%), so its extrapolated excess is not zero",
+                c_value,
+                c_interval,
+                c_pre,
             )
         claim.append(sgd)
-    if "em" in processes:
-        implementation.append(check("em", "em_excess_extrapolated", headline=False))
+    if "disc_intercept" in m and "em" in m["disc_process"].values:
+        value, interval, pre = _excess_estimate(m, "em", "disc")
+        cell = m.sel(disc_process="em")
+        implementation.append(
+            Check(
+                id="em_excess_extrapolated",
+                statement=f"{_DISC_PROCESSES['em']}, d = 1, B/(ηh*) = "
+                f"{float(cell['disc_batch'][0] / cell['disc_lr'][0]):g} fixed: excess of the "
+                "log–log first-passage slope over its own SDE at the same c, extrapolated to "
+                f"ηh* → 0 by {EXCESS_MODEL} (Euler–Maruyama converges to its SDE: our scheme)",
+                expected={"value": 0.0, "source": "construction (Euler–Maruyama's convergence)"},
+                measured=value,
+                interval=interval,
+                interval_method=f"{CLAIM_LEVEL:.0%} percentile two-stage bootstrap ({N_BOOT} "
+                "resamples) over data sets (shared by the cells) and chains, the fit redone on "
+                "every joint replicate",
+                threshold=THRESHOLDS["discrete_excess_extrapolated"],
+                precondition=pre,
+                details={
+                    "eta_h": [float(v) for v in cell["disc_eta_h"].values],
+                    "batch": [int(v) for v in cell["disc_batch"].values],
+                    "excess": [float(v) for v in cell["disc_excess"].values],
+                    "gradient_per_unit_eta_h": float(cell["disc_gradient"]),
+                },
+            )
+        )
     return claim, implementation
 
 
+def _pct(value, interval) -> str:
+    lo, hi = interval
+    return f"{100 * value:+.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
+
 def _excess_notes(m: xr.Dataset) -> list[str]:
-    if "disc_excess" not in m:
-        return []
-    parts = []
-    for process in m["disc_process"].values:
-        cell = m.sel(disc_process=process)
-        per = ", ".join(
-            f"ηh* = {float(e):.3g}: {100 * float(x):+.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-            for e, x, (lo, hi) in zip(
-                cell["disc_eta_h"].values,
-                cell["disc_excess"].values,
-                (
-                    _interval(b)
-                    for b in cell["disc_excess_boot"].transpose("disc_batch", ...).values
-                ),
+    notes = []
+    if "fb_excess" in m:
+        parts = []
+        for process in m["fb_process"].values:
+            cell = m.sel(fb_process=process)
+            per = ", ".join(
+                f"η = {float(lr):g}: {_pct(float(x), _interval(b))}"
+                for lr, x, b in zip(
+                    cell["fb_lr"].values,
+                    cell["fb_excess"].values,
+                    cell["fb_excess_boot"].transpose("fb_lr", ...).values,
+                )
             )
+            e0 = _pct(float(cell["fb_intercept"]), _interval(cell["fb_intercept_boot"].values))
+            parts.append(f"{process}: {per}; extrapolated e₀ = {e0}")
+        paper = _at_paper_setting(m)
+        finding = (
+            f"Discrete-time excess, measured finding at the paper's setting (B = {paper['batch']}, "
+            f"η = {paper['lr']:g}, d = 1): SGD's first-passage slope exceeds the decoupled-noise "
+            "SDE (the paper's theory) at the same c by "
+            f"{_pct(paper['over_decoupled_sde'], paper['over_decoupled_sde_interval'])} and the "
+            "SDE with SGD's own (exact) covariance by "
+            f"{_pct(paper['over_exact_covariance_sde'], paper['over_exact_covariance_sde_interval'])}"
         )
-        parts.append(
-            f"{process}: {per}; extrapolated e₀ = {100 * float(cell['disc_intercept']):+.1f}%"
+        if "over_gaussian_em_same_covariance_and_step" in paper:
+            finding += (
+                "; the Gaussian Euler–Maruyama with the same covariance and step by "
+                + _pct(
+                    paper["over_gaussian_em_same_covariance_and_step"],
+                    paper["over_gaussian_em_same_covariance_and_step_interval"],
+                )
+                + " (the minibatch noise's shape at this step)"
+            )
+        notes.append(finding + f" ({CLAIM_LEVEL:.0%} two-stage bootstrap intervals).")
+        notes.append(
+            f"Fixed B = {paper['batch']}, η varied (the claim check): excess over the "
+            "exact-covariance SDE at the same η, B, c, per cell: "
+            + "; ".join(parts)
+            + f". Model: {EXCESS_MODEL}."
         )
-    return [
-        "Discrete-time excess (measured finding): excess of the d = 1 first-passage slope over "
-        "the decoupled-noise SDE at the same c, at fixed B/(ηh*), per cell "
-        f"({CLAIM_LEVEL:.0%} bootstrap intervals): "
-        + "; ".join(parts)
-        + f". Model: {EXCESS_MODEL}."
-    ]
+        if "fb_shape_excess" in m:
+            notes.append(
+                "Noise shape at each step (SGD against the Gaussian Euler–Maruyama with the same "
+                "exact covariance, same η and data sets): "
+                + ", ".join(
+                    f"η = {float(lr):g}: {_pct(float(x), _interval(b))}"
+                    for lr, x, b in zip(
+                        m["fb_lr"].values,
+                        m["fb_shape_excess"].values,
+                        m["fb_shape_excess_boot"].values,
+                    )
+                )
+                + "."
+            )
+    if "disc_excess" in m:
+        parts = []
+        for process in m["disc_process"].values:
+            cell = m.sel(disc_process=process)
+            per = ", ".join(
+                f"B = {int(b)} (ηh* = {float(e):.3g}): {_pct(float(x), _interval(bt))}"
+                for b, e, x, bt in zip(
+                    cell["disc_batch"].values,
+                    cell["disc_eta_h"].values,
+                    cell["disc_excess"].values,
+                    cell["disc_excess_boot"].transpose("disc_batch", ...).values,
+                )
+            )
+            parts.append(f"{process}: {per}")
+        notes.append(
+            "Fixed B/(ηh*) = 10, B = 1, 2, 4 (a measured finding, no longer a claim check: raising "
+            "B there changes the minibatch noise's shape with the step, and its ηh* → 0 limit is "
+            "B → 0): excess over the decoupled-noise SDE at the same c, per cell: "
+            + "; ".join(parts)
+            + ". SGD's excess follows B while the Gaussian Euler–Maruyama's stays small."
+        )
+    return notes
 
 
 def verdict(step) -> None:

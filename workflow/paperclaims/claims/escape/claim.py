@@ -143,6 +143,27 @@ class DiscretenessParams:
 
 
 @dataclass(frozen=True)
+class DiscretenessFixedBatchParams:
+    """The discrete-time excess check's further cells: B held (``fixed_batch``), η varied, the
+    same thresholds c, data sets and horizon as the B sweep's cells."""
+
+    process: str = wildcard()
+    lr: float = wildcard()
+    batch: int = key("discreteness.fixed_batch")
+    cell_seed: int = seed("discreteness_fixed_batch", "{process}", "{lr}")
+    data_seed: int = seed("discreteness", "data")
+    max_steps: int = computed(
+        lambda c, wc: math.ceil(c["discreteness"]["horizon"] / float(wc["lr"])),
+        reads=("discreteness.horizon",),
+    )
+    c: list = key("discreteness.c")
+    chains: int = key("discreteness.chains")
+    n_datasets: int = key("discreteness.n_datasets")
+    label_noise: float = key("first_passage.label_noise")
+    n_data: int = key("first_passage.n_data")
+
+
+@dataclass(frozen=True)
 class NoiseParams:
     cell_seed: int = seed("noise")
     dataset: str
@@ -156,6 +177,7 @@ class NoiseParams:
 
 @dataclass(frozen=True)
 class MeasureParams:
+    fixed_batch: int = key("discreteness.fixed_batch")
     lr: float = key("first_passage.lr")
     batch: int = key("first_passage.batch")
     n_data: int = key("first_passage.n_data")
@@ -268,6 +290,24 @@ CLAIM = Claim(
                 ),
             ),
             measured_as="discreteness",
+            runtime=60,
+        ),
+        TrainStep(
+            name="simulate_discreteness_fixed_batch",
+            function="train:simulate_discreteness",
+            output="runs/discreteness_fixed_batch/{process}_lr{lr}.nc",
+            params=DiscretenessFixedBatchParams,
+            section="discreteness",
+            sweep=(
+                Sweep("process", "sgd|em|em_exact", lambda c: ["sgd", "em", "em_exact"]),
+                Sweep(
+                    "lr",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{lr:g}" for lr in c["discreteness"]["fixed_batch_lr"]],
+                    reads=("discreteness.fixed_batch_lr",),
+                ),
+            ),
+            measured_as="discreteness_fixed_batch",
             runtime=60,
         ),
         TrainStep(
