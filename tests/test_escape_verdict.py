@@ -29,8 +29,26 @@ IMPLEMENTATION = [
     "separation[langevin]",
     "em_excess_extrapolated",
 ]
-ETA_H = np.array([0.1, 0.2, 0.4])  # B = 1, 2, 4 at B/(ηh*) = 10
+ETA_H = np.array([0.1, 0.2, 0.4])  # B = 1, 2, 4 at B/(ηh*) = 10; and η = 0.1, 0.2, 0.4 at B = 1
 N_THRESHOLDS, N_EPOCHS = 6, 21
+
+
+def _excess_series(rng, prefix, intercepts, gradients, sd, c):
+    """One excess series: each process's cells e₀ + e₁ ηh* (replicates with sd ``sd``), the
+    extrapolation on them, and passage times whose slope is 9.6 (1 + e)."""
+    excess = np.array([intercepts[p] + gradients[p] * ETA_H for p in intercepts])
+    boot = excess[..., None] + sd * rng.standard_normal((*excess.shape, analysis.N_BOOT))
+    e0, e1 = analysis.extrapolate_excess(ETA_H, excess.T)
+    b0, _ = analysis.extrapolate_excess(ETA_H, boot.transpose(1, 0, 2))
+    return {
+        "excess": excess,
+        "boot": boot,
+        "e0": e0,
+        "e1": e1,
+        "b0": b0,
+        "time": 10 * c ** (9.6 * (1 + excess[..., None])),
+        "time_sde": 10 * np.broadcast_to(c, (*excess.shape, len(c))) ** 9.6,
+    }
 
 
 def measured(
@@ -47,6 +65,7 @@ def measured(
     spreads=None,
     spread_rel_sd=0.1,
     excess_intercepts=None,
+    disc_intercepts=None,
     excess_sd=0.02,
     disc_censored=0.0,
     tail_factor=1.0,
@@ -58,9 +77,10 @@ def measured(
     ``slope_sd`` is the spread of the per-d slope bootstrap replicates (the check's interval);
     ``censored`` the largest censored fraction at d = max(dims); ``spreads`` the collapse spreads
     {(process, axis): value}, their replicates log-normal with log-sd ``spread_rel_sd``;
-    ``excess_intercepts`` the excess at ηh* → 0 per discreteness process (each cell's excess
-    e₀ + e₁ ηh*, replicates with sd ``excess_sd``), ``disc_censored`` the censored fraction of
-    SGD's B = 4 cell; ``tail_factor`` SGD's tail weight over the paper's, ``control_tail`` the
+    ``excess_intercepts`` the excess at ηh* → 0 per process of the fixed-B series (the claim
+    check; each cell's excess e₀ + e₁ ηh*, replicates with sd ``excess_sd``), ``disc_intercepts``
+    the same for the fixed-B/(ηh*) series (findings, EM implementation check), ``disc_censored``
+    the censored fraction of SGD's η = 0.4 fixed-B cell; ``tail_factor`` SGD's tail weight over the paper's, ``control_tail`` the
     Langevin control's."""
     rng = np.random.default_rng(0)
     # ---- stationary law (lr, batch)
@@ -175,38 +195,31 @@ def measured(
         },
         coords={"noise_seed": seeds, "epoch": epochs},
     )
-    # ---- discrete-time excess (disc_process, disc_batch, disc_threshold)
-    intercepts = {"sgd": 0.0, "em": 0.0, "em_exact": -0.18, **(excess_intercepts or {})}
-    gradients = {"sgd": 3.0, "em": 0.3, "em_exact": 0.0}
+    # ---- fixed B/(ηh*) series (disc_process, disc_batch, disc_threshold)
+    disc_c = np.linspace(1.2, 1.8, N_THRESHOLDS)
+    intercepts = {"sgd": 0.2, "em": 0.0, "em_exact": -0.18, **(disc_intercepts or {})}
+    gradients = {"sgd": -0.8, "em": 0.3, "em_exact": 0.0}
+    disc = _excess_series(rng, "disc", intercepts, gradients, excess_sd, disc_c)
     disc_processes = list(intercepts)
-    excess = np.array([intercepts[p] + gradients[p] * ETA_H for p in disc_processes])
-    excess_boot = excess[..., None] + excess_sd * rng.standard_normal(
-        (*excess.shape, analysis.N_BOOT)
-    )
-    e0, e1 = analysis.extrapolate_excess(ETA_H, excess.T)
-    b0, _ = analysis.extrapolate_excess(ETA_H, excess_boot.transpose(1, 0, 2))
-    disc_c = np.broadcast_to(np.linspace(1.2, 1.8, N_THRESHOLDS), (*excess.shape, N_THRESHOLDS))
-    disc_time = 10 * disc_c ** (9.6 * (1 + excess[..., None]))
-    disc_cens = np.zeros(excess.shape)
-    disc_cens[0, -1] = disc_censored
+    shape = (len(disc_processes), len(ETA_H))
     cells = ("disc_process", "disc_batch")
     discreteness = xr.Dataset(
         {
-            "disc_c": ((*cells, "disc_threshold"), disc_c),
-            "disc_time": ((*cells, "disc_threshold"), disc_time),
-            "disc_time_low": ((*cells, "disc_threshold"), disc_time * 0.9),
-            "disc_time_high": ((*cells, "disc_threshold"), disc_time * 1.1),
-            "disc_time_sde": ((*cells, "disc_threshold"), 10 * disc_c**9.6),
-            "disc_censored": (cells, disc_cens),
-            "disc_lr": (cells, np.broadcast_to(ETA_H, excess.shape)),
-            "disc_eta_h": (cells, np.broadcast_to(ETA_H, excess.shape)),
-            "disc_slope": (cells, 9.6 * (1 + excess)),
-            "disc_slope_sde": (cells, np.full(excess.shape, 9.6)),
-            "disc_excess": (cells, excess),
-            "disc_excess_boot": ((*cells, "disc_boot"), excess_boot),
-            "disc_intercept": ("disc_process", e0),
-            "disc_gradient": ("disc_process", e1),
-            "disc_intercept_boot": (("disc_process", "disc_boot"), b0),
+            "disc_c": ((*cells, "disc_threshold"), np.broadcast_to(disc_c, (*shape, N_THRESHOLDS))),
+            "disc_time": ((*cells, "disc_threshold"), disc["time"]),
+            "disc_time_low": ((*cells, "disc_threshold"), disc["time"] * 0.9),
+            "disc_time_high": ((*cells, "disc_threshold"), disc["time"] * 1.1),
+            "disc_time_sde": ((*cells, "disc_threshold"), disc["time_sde"]),
+            "disc_censored": (cells, np.zeros(shape)),
+            "disc_lr": (cells, np.broadcast_to(ETA_H, shape)),
+            "disc_eta_h": (cells, np.broadcast_to(ETA_H, shape)),
+            "disc_slope": (cells, 9.6 * (1 + disc["excess"])),
+            "disc_slope_sde": (cells, np.full(shape, 9.6)),
+            "disc_excess": (cells, disc["excess"]),
+            "disc_excess_boot": ((*cells, "disc_boot"), disc["boot"]),
+            "disc_intercept": ("disc_process", disc["e0"]),
+            "disc_gradient": ("disc_process", disc["e1"]),
+            "disc_intercept_boot": (("disc_process", "disc_boot"), disc["b0"]),
         },
         coords={
             "disc_process": disc_processes,
@@ -214,7 +227,48 @@ def measured(
             "disc_threshold": np.arange(N_THRESHOLDS),
         },
     )
-    out = xr.merge([stationary, passage, ratio, noise, discreteness])
+    # ---- fixed B = 1, η varied: the claim check (fb_process, fb_lr, fb_threshold)
+    intercepts = {"sgd": 0.0, "em": 0.25, "em_exact": 0.0, **(excess_intercepts or {})}
+    gradients = {"sgd": 3.0, "em": -0.5, "em_exact": -0.3}
+    fb = _excess_series(rng, "fb", intercepts, gradients, excess_sd, disc_c)
+    fb_processes = list(intercepts)
+    cells = ("fb_process", "fb_lr")
+    fb_cens = np.zeros(shape)
+    fb_cens[fb_processes.index("sgd"), -1] = disc_censored
+    sgd, em_exact = fb_processes.index("sgd"), fb_processes.index("em_exact")
+    shape_boot = (1 + fb["boot"][sgd]) / (1 + fb["boot"][em_exact]) - 1
+    fixed_batch = xr.Dataset(
+        {
+            "fb_c": ((*cells, "fb_threshold"), np.broadcast_to(disc_c, (*shape, N_THRESHOLDS))),
+            "fb_time": ((*cells, "fb_threshold"), fb["time"]),
+            "fb_time_low": ((*cells, "fb_threshold"), fb["time"] * 0.9),
+            "fb_time_high": ((*cells, "fb_threshold"), fb["time"] * 1.1),
+            "fb_censored": (cells, fb_cens),
+            "fb_eta_h": (cells, np.broadcast_to(ETA_H, shape)),
+            "fb_slope": (cells, 9.6 * (1 + fb["excess"])),
+            "fb_slope_sde_exact": (cells, np.full(shape, 9.6)),
+            "fb_slope_sde_decoupled": (cells, np.full(shape, 9.6 * 1.2)),
+            "fb_excess": (cells, fb["excess"]),
+            "fb_excess_boot": ((*cells, "fb_boot"), fb["boot"]),
+            "fb_excess_decoupled": (cells, (1 + fb["excess"]) / 1.2 - 1),
+            "fb_excess_decoupled_boot": ((*cells, "fb_boot"), (1 + fb["boot"]) / 1.2 - 1),
+            "fb_intercept": ("fb_process", fb["e0"]),
+            "fb_gradient": ("fb_process", fb["e1"]),
+            "fb_intercept_boot": (("fb_process", "fb_boot"), fb["b0"]),
+            "fb_shape_excess": (
+                "fb_lr",
+                (1 + fb["excess"][sgd]) / (1 + fb["excess"][em_exact]) - 1,
+            ),
+            "fb_shape_excess_boot": (("fb_lr", "fb_boot"), shape_boot),
+        },
+        coords={
+            "fb_process": fb_processes,
+            "fb_lr": ETA_H,
+            "fb_threshold": np.arange(N_THRESHOLDS),
+        },
+        attrs={"fixed_batch": 1},
+    )
+    out = xr.merge([stationary, passage, ratio, noise, discreteness, fixed_batch])
     out.attrs = {"noise_dataset": "digits", "late_from_epoch": int(N_EPOCHS // 2)}
     return out
 
@@ -241,23 +295,34 @@ def test_claim_holds(tmp_path):
     assert outcomes(v) == {i: "supports" for i in CLAIM_CHECKS + IMPLEMENTATION}
     assert v["verdict"] == "reproduced"
     checks = by_id(v)
-    assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES + [EXCESS])
+    # the excess check tests the continuum step between SGD and the theory: not a headline
+    assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES)
     for i in CLAIM_CHECKS:
         assert checks[i]["interval_method"].startswith("95% percentile")
         assert checks[i]["threshold"]["source"]
         assert checks[i]["uninformative"] is False
     for i in [*PHI, *SLOPES, FALLS, NOISE]:
         assert checks[i]["control"] is None  # controls of these: not built yet (claim issue 15)
-    # the extrapolation: e₀ recovered, its control (exact-noise SDE, e₀ = −0.18) contradicts
+    # the extrapolation of the fixed-B series: e₀ recovered, its control (the decoupled-noise
+    # EM, e₀ = +0.25) contradicts; the excess at the paper's setting is reported
     excess = checks[EXCESS]
     assert excess["measured"] == pytest.approx(0.0, abs=1e-12)
     assert excess["threshold"]["value"] == [-0.1, 0.1]
     assert excess["precondition"]["held"] is True
-    assert excess["control"]["name"] == "em_exact"
-    assert excess["control"]["measured"] == pytest.approx(-0.18)
+    assert excess["control"]["name"] == "em"
+    assert excess["control"]["measured"] == pytest.approx(0.25)
     assert excess["control"]["outcome"] == "contradicts"
     assert excess["details"]["gradient_per_unit_eta_h"] == pytest.approx(3.0)
-    assert any(n.startswith("Discrete-time excess (measured finding)") for n in v["notes"])
+    assert excess["details"]["lr"] == pytest.approx(list(ETA_H))
+    paper = excess["details"]["measured_excess_at_paper_setting"]
+    assert paper["lr"] == pytest.approx(0.1)
+    assert paper["over_exact_covariance_sde"] == pytest.approx(0.3)  # e₀ + 3.0 × 0.1
+    assert paper["over_decoupled_sde"] == pytest.approx(1.3 / 1.2 - 1)
+    lo, hi = paper["over_decoupled_sde_interval"]
+    assert lo < paper["over_decoupled_sde"] < hi
+    assert excess["details"]["reference_process_em_exact_e0"] == pytest.approx(0.0, abs=1e-12)
+    assert any(n.startswith("Discrete-time excess, measured finding") for n in v["notes"])
+    assert any(n.startswith("Fixed B/(ηh*) = 10, B = 1, 2, 4") for n in v["notes"])
     # η = 1 > phi_check_max_lr: reported in the notes, not a check
     assert any(n.startswith("η = 1, B = 1: φ") for n in v["notes"])
     # the thresholds are the spec's, copied into verdict.json
@@ -313,7 +378,7 @@ def test_under_powered_everywhere_is_inconclusive(tmp_path):
         noise_slopes=(0.7, 1.3),
         spread_rel_sd=2,
         excess_sd=0.3,
-        excess_intercepts={"em_exact": 0.0},
+        excess_intercepts={"em": 0.0},
         tail_rel_half_width=0.8,
     )
     v = verdict_of(ds, tmp_path)
@@ -347,7 +412,7 @@ def test_failed_preconditions_make_checks_inconclusive(tmp_path):
         "escape_slope[d=8]": "inconclusive",
         FALLS: "inconclusive",  # one of its slopes is not a measured mean
         NOISE: "inconclusive",
-        EXCESS: "inconclusive",  # SGD's B = 4 cell mostly censored
+        EXCESS: "inconclusive",  # SGD's η = 0.4 cell mostly censored
         **{i: "supports" for i in TAIL},
     }
     assert checks[EXCESS]["reason"].startswith("precondition failed: at least 3 cells")
@@ -385,10 +450,27 @@ def test_ratio_checks_are_implementation_checks(tmp_path):
     assert v["counts"] == {"supports": len(CLAIM_CHECKS), "contradicts": 0, "inconclusive": 0}
 
 
+def test_excess_contradicted_alone_is_partly_reproduced(tmp_path):
+    """SGD's excess over its own continuum SDE survives η → 0 (e₀ = +0.6, as measured at the
+    default scale) while its control contradicts too: the check contradicts; it is not a
+    headline check, so the verdict is partly reproduced, and the fixed-B/(ηh*) series (where
+    SGD's excess is +0.2) no longer decides anything."""
+    v = verdict_of(measured(excess_intercepts={"sgd": 0.6}), tmp_path)
+    excess = by_id(v)[EXCESS]
+    assert excess["outcome"] == "contradicts"
+    assert excess["measured"] == pytest.approx(0.6)
+    assert excess["control"]["outcome"] == "contradicts"
+    assert v["verdict"] == "partly reproduced"
+    v = verdict_of(measured(disc_intercepts={"sgd": 0.0, "em": 0.5}), tmp_path)
+    assert by_id(v)[EXCESS]["outcome"] == "supports"
+    assert by_id(v)["em_excess_extrapolated"]["outcome"] == "contradicts"
+    assert v["verdict"] == "reproduced"
+
+
 def test_excess_check_whose_control_also_supports_is_uninformative(tmp_path):
-    """A control whose extrapolated excess is zero too (as if the exact-noise SDE were simulated
-    with the decoupled noise): the check cannot tell, and counts as inconclusive."""
-    v = verdict_of(measured(excess_intercepts={"em_exact": 0.0}), tmp_path)
+    """A control whose extrapolated excess is zero too (as if the decoupled EM were simulated
+    with SGD's own covariance): the check cannot tell, and counts as inconclusive."""
+    v = verdict_of(measured(excess_intercepts={"em": 0.0}), tmp_path)
     excess = by_id(v)[EXCESS]
     assert excess["outcome"] == "supports"
     assert excess["control"]["outcome"] == "supports"
@@ -474,6 +556,12 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
             attrs = {"dim": 1, "process": process, "lr": batch / 10, "batch": batch}
             by_set = {"chain_dataset": ("chain", np.arange(8) // 4)}
             disc.append(passage(f"disc_{process}{batch}", c, {**attrs, "hessian": 1.0}, by_set))
+    fixed = []
+    for process in ("sgd", "em", "em_exact"):
+        for lr in (0.2, 0.4):
+            attrs = {"dim": 1, "process": process, "lr": lr, "batch": 1, "hessian": 1.0}
+            by_set = {"chain_dataset": ("chain", np.arange(8) // 4)}
+            fixed.append(passage(f"fixed_{process}{lr}", c, attrs, by_set))
     out = tmp_path / "measured.nc"
     step = Step(
         claim="escape",
@@ -485,9 +573,10 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
             ratio=ratio,
             noise=str(noise),
             discreteness=disc,
+            discreteness_fixed_batch=fixed,
         ),
         output=[str(out)],
-        params={"lr": 0.1, "batch": 1, "n_data": 100, "late_fraction": 0.5},
+        params={"lr": 0.1, "batch": 1, "n_data": 100, "late_fraction": 0.5, "fixed_batch": 1},
         base_seed=0,
     )
     analysis.measure(step)
