@@ -243,6 +243,8 @@ def measured(
             "fb_time": ((*cells, "fb_threshold"), fb["time"]),
             "fb_time_low": ((*cells, "fb_threshold"), fb["time"] * 0.9),
             "fb_time_high": ((*cells, "fb_threshold"), fb["time"] * 1.1),
+            "fb_time_sde_exact": ((*cells, "fb_threshold"), fb["time_sde"]),
+            "fb_time_sde_decoupled": ((*cells, "fb_threshold"), fb["time_sde"] * 1.5),
             "fb_censored": (cells, fb_cens),
             "fb_eta_h": (cells, np.broadcast_to(ETA_H, shape)),
             "fb_slope": (cells, 9.6 * (1 + fb["excess"])),

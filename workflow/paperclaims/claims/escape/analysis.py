@@ -555,10 +555,8 @@ def _measure_fixed_batch(paths: list[str], fixed_batch: int) -> xr.Dataset:
         c = ds["c"].values
         weights = dataset_weights(ds["chain_dataset"].values, N_BOOT, 200, seed=700 + i)
         s = _passage_summary(ds, seed=700 + i, weights=weights)
-        sde = {
-            n: log_log_slope(c, sde_passage_time(c, lr, fixed_batch, 1, n))
-            for n in ("exact", "decoupled")
-        }
+        sde_time = {n: sde_passage_time(c, lr, fixed_batch, 1, n) for n in ("exact", "decoupled")}
+        sde = {n: log_log_slope(c, t) for n, t in sde_time.items()}
         boots[(ds.attrs["process"], lr)] = s["slope_boot"]
         cell = xr.Dataset(
             {
@@ -566,6 +564,8 @@ def _measure_fixed_batch(paths: list[str], fixed_batch: int) -> xr.Dataset:
                 "fb_time": ("fb_threshold", s["mean"]),
                 "fb_time_low": ("fb_threshold", s["low"]),
                 "fb_time_high": ("fb_threshold", s["high"]),
+                "fb_time_sde_exact": ("fb_threshold", sde_time["exact"]),
+                "fb_time_sde_decoupled": ("fb_threshold", sde_time["decoupled"]),
                 "fb_censored": float(np.max(s["censored"])),
                 "fb_eta_h": lr * h,
                 "fb_slope": s["slope"],
