@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -394,3 +395,36 @@ def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
     )
     assert f"at step {last_save}" in caplog.text, "the rerun did not resume from the checkpoint"
     xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())
+
+
+def test_fixed_batch_cells_share_the_b_sweep_cells_data_and_thresholds():
+    """The excess check joins the B sweep's B = 1 cell (η = 0.1) to the fixed-B cells (η = 0.2,
+    0.4): they must draw the same data sets and thresholds, differ in their chains' seeds, and
+    run the same horizon in t = η k."""
+    import yaml
+    from paperclaims.claims.escape.claim import CLAIM
+    from paperclaims.config import validate_config
+    from paperclaims.registry import step_args
+
+    root = Path(__file__).resolve().parents[1]
+    config = validate_config(
+        yaml.safe_load((root / "config/config.yaml").read_text()),
+        root / "workflow/schemas/config.schema.yaml",
+    )["escape"]
+    steps = {s.name: s for s in CLAIM.train}
+    sweep = step_args(
+        CLAIM, steps["simulate_discreteness"], config, 1, {"process": "sgd", "batch": "1"}
+    )
+    fixed = step_args(
+        CLAIM,
+        steps["simulate_discreteness_fixed_batch"],
+        config,
+        1,
+        {"process": "sgd", "lr": "0.2"},
+    )
+    assert sweep["batch"] == fixed["batch"] == config["discreteness"]["fixed_batch"] == 1
+    assert sweep["lr"] == pytest.approx(0.1) and fixed["lr"] == pytest.approx(0.2)
+    for name in ("data_seed", "c", "chains", "n_datasets", "label_noise", "n_data"):
+        assert sweep[name] == fixed[name], name
+    assert sweep["cell_seed"] != fixed["cell_seed"]
+    assert sweep["max_steps"] * sweep["lr"] == pytest.approx(fixed["max_steps"] * fixed["lr"])
