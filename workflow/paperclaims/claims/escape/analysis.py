@@ -1124,7 +1124,10 @@ def _excess_notes(m: xr.Dataset) -> list[str]:
             f"Fixed B = {paper['batch']}, η varied (the claim check): excess over the "
             "exact-covariance SDE at the same η, B, c, per cell: "
             + "; ".join(parts)
-            + f". Model: {EXCESS_MODEL}."
+            + f". Model: {EXCESS_MODEL}. The control em's limit is the decoupled SDE (e₀ ≠ 0 by "
+            "quadrature); em_exact's limit is the reference itself, so its e₀ measures the linear "
+            "model's own bias (first passages are monitored at the steps only, which lengthens "
+            "the short passage times of the large-η cells and flattens their slopes)."
         )
         if "fb_shape_excess" in m:
             notes.append(
