@@ -112,7 +112,7 @@ THRESHOLDS = {
     # landscape, σ = 0.8, 1, 1.25, c ∈ [1.2, 1.8]: spread 0.021 at fixed ln c, 1.03 at fixed ΔL,
     # ratio 48); constant-noise Langevin on the same landscape collapses on ΔL (its spread at
     # fixed ln c: 1.09 by quadrature) and is the control of both checks.
-    "double_well_collapse": lambda tolerance: Threshold(
+    "cosine_collapse": lambda tolerance: Threshold(
         "<=",
         tolerance,
         "ours (claim issue 15, fixed before the run), tolerance config "
@@ -120,7 +120,7 @@ THRESHOLDS = {
         "at several L* collapse against ln c (paper: escape set by log L(θˢ)/L(θ*)), std across "
         "L* at fixed ln c at most this",
     ),
-    "double_well_separation": Threshold(
+    "cosine_separation": Threshold(
         ">=",
         3.0,
         f"{_SPEC} rule (curves separate on the other axis: spread at fixed ΔL ≥ 3× the spread at "
@@ -162,7 +162,7 @@ PRECONDITIONS = {
     "tail_power_max_half_width": 0.25,
     # the cosine landscape's curves share a range on both axes (ln c and ΔL) of at least this
     # fraction of the narrowest curve's range, so the two spreads compare like with like
-    "double_well_min_shared_fraction": 0.25,
+    "cosine_min_shared_fraction": 0.25,
 }
 # The extrapolation model, stated before the run: excess linear in ηh*.
 EXCESS_MODEL = "e(ηh*) = e₀ + e₁·ηh* (least squares over the cells, equal weights)"
@@ -186,7 +186,7 @@ SLOPE_CONTROL = "constant"
 # training (one that cannot fit its labels: L → L* > 0, 𝒩 → 𝒩* > 0) fails the check's own
 # precondition (the net fits its data) instead of coming out "contradicts", and noise injected
 # into the update does not enter 𝒩, which is computed from the per-sample gradients.
-DOUBLE_WELL_HEADLINE = True
+COSINE_HEADLINE = True
 
 
 # ---------------------------------------------------------------- theory
@@ -290,16 +290,21 @@ def sde_passage_time(c: np.ndarray, lr: float, batch: int, dim: int, noise: str)
     """Mean first-passage time (t = η k) of the SDE from the minimum to L = c L*, h = 1, isotropic.
 
     Radial diffusion of v = |θ−θ*|/σ: drift −v + (d−1) D_tan/v, diffusion D_rad, with
-    ``noise="decoupled"`` (the paper's Σ = 2LH/B: D = η(1+v²)/2B) or ``"exact"`` (Gaussian
-    inputs: D_rad = η(1+2v²)/2B, D_tan = η(1+v²)/2B). T(a) = ∫₀ᵃ s(y) ∫₀ʸ dz/(D_rad s) dy."""
+    ``noise="decoupled"`` (the paper's Σ = 2LH/B: D = η(1+v²)/2B), ``"exact"`` (Gaussian
+    inputs: D_rad = η(1+2v²)/2B, D_tan = η(1+v²)/2B) or ``"constant"`` (Langevin, the noise frozen
+    at L*: D = η/2B). T(a) = ∫₀ᵃ s(y) ∫₀ʸ dz/(D_rad s) dy."""
     k = batch / lr
 
     def log_scale(v):
         if noise == "decoupled":
             return k * np.log1p(v * v) - (dim - 1) * np.log(v)
+        if noise == "constant":
+            return k * v * v - (dim - 1) * np.log(v)
         return k / 2 * np.log1p(2 * v * v) - (dim - 1) * (np.log(v) - np.log1p(2 * v * v) / 4)
 
     def d_rad(v):
+        if noise == "constant":
+            return np.full_like(v, lr / (2 * batch))
         return lr * (1 + (1 if noise == "decoupled" else 2) * v * v) / (2 * batch)
 
     out = []
@@ -314,6 +319,57 @@ def sde_passage_time(c: np.ndarray, lr: float, batch: int, dim: int, noise: str)
 
 def log_log_slope(x: np.ndarray, t: np.ndarray) -> float:
     return line_fit(np.log(x), np.log(t)).slope
+
+
+def gaussian_chain_variance(moments: dict, noise: str, theta: np.ndarray) -> np.ndarray:
+    """Per-step noise variance ×B of the d = 1 Gaussian chain (train.euler_maruyama_kernel's law)."""
+    m = moments
+    if noise == "decoupled":
+        u = theta - m["theta_star"]
+        return 2 * (m["loss_star"] + m["h"] * u * u / 2) * m["h"]
+    mean = m["h"] * theta - m["mxy"]
+    return np.clip(
+        m["m4"] * theta * theta - 2 * m["m3y"] * theta + m["m2yy"] - mean * mean, 0, None
+    )
+
+
+def gaussian_chain_passage_steps(
+    moments: dict, lr: float, batch: int, c: float, noise: str, nodes: int
+) -> float:
+    """Mean number of steps of the discrete Gaussian chain θ ← θ − ηh(θ − θ*) + η √(Σ(θ)/B) ξ
+    (d = 1, the em / em_exact processes) from θ* until L > c L*, the passage tested at the steps as
+    in the simulation: T(θ) = 1 + ∫_inside p(θ'|θ) T(θ') dθ', solved by Nyström on Gauss–Legendre
+    nodes of the inside interval. No continuum limit is taken: the step's effects are in it."""
+    m = moments
+    a = math.sqrt(2 * (c - 1) * m["loss_star"] / m["h"])
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    theta, w = m["theta_star"] + a * x, w * a
+
+    def row(start):
+        mean = start - lr * m["h"] * (start - m["theta_star"])
+        sd = lr * np.sqrt(gaussian_chain_variance(m, noise, start) / batch)
+        return stats.norm.pdf((theta - mean[:, None]) / sd[:, None]) / sd[:, None] * w
+
+    steps = np.linalg.solve(np.eye(nodes) - row(theta), np.ones(nodes))
+    return float(1 + row(np.array([m["theta_star"]]))[0] @ steps)
+
+
+def cosine_sde_passage_time(
+    c: np.ndarray, loss_star: float, h: float, lr: float, batch: int, noise_loss=None
+) -> np.ndarray:
+    """Mean first-passage time (t = η k) from θ* to L = c L* of the SDE on the cosine landscape
+    L = L* + h (1 − cos ψ): the paper's decoupled noise D = η L h / B (``noise_loss=None``) or
+    constant noise frozen at ``noise_loss``. T = ∫₀^ψc e^Φ(y) ∫₀^y e^−Φ(z) / D(z) dz dy, Φ' = L'/D
+    (reflecting at ψ = 0 by symmetry)."""
+    out = []
+    for target in np.atleast_1d(c):
+        psi = np.linspace(0, math.acos(1 - (target - 1) * loss_star / h), 20001)
+        loss = loss_star + h * (1 - np.cos(psi))
+        d = lr * (loss if noise_loss is None else np.full_like(psi, noise_loss)) * h / batch
+        phi = integrate.cumulative_trapezoid(h * np.sin(psi) / d, psi, initial=0)
+        inner = integrate.cumulative_trapezoid(np.exp(-phi) / d, psi, initial=0)
+        out.append(integrate.trapezoid(np.exp(phi) * inner, psi))
+    return np.array(out)
 
 
 # ---------------------------------------------------------------- measure
@@ -483,6 +539,9 @@ def _measure_first_passage(paths: list[str], lr: float, batch: int) -> xr.Datase
                 "fp_slope_theory": escape_slope_theory(lr, batch, dim),
                 "fp_slope_sde_decoupled": log_log_slope(c, sde["decoupled"]),
                 "fp_slope_sde_exact": log_log_slope(c, sde["exact"]),
+                "fp_slope_sde_constant": log_log_slope(
+                    c, sde_passage_time(c, lr, batch, dim, SLOPE_CONTROL)
+                ),
             },
             coords={"threshold": np.arange(len(c))},
         )
@@ -492,13 +551,13 @@ def _measure_first_passage(paths: list[str], lr: float, batch: int) -> xr.Datase
     return out
 
 
-def _measure_ratio(paths: list[str]) -> xr.Dataset:
+def _measure_ratio(paths: list[str], seed_offset: int = 100) -> xr.Dataset:
     """Mean passage times per (process, L*) cell and the collapse spreads, each spread also on
     every bootstrap replicate (``…_boot``: the cells' chains resampled independently)."""
     cells, curves = [], {}
     for i, path in enumerate(paths):
         ds = read_dataset(path)
-        s = _passage_summary(ds, seed=100 + i)
+        s = _passage_summary(ds, seed=seed_offset + i)
         curves.setdefault(ds.attrs["process"], []).append(
             (np.log(ds["c"].values), ds["delta_loss"].values, np.log(s["boot"]))
         )
@@ -532,6 +591,53 @@ def _measure_ratio(paths: list[str]) -> xr.Dataset:
                 [collapse_spread(xs, [t[b] for t in log_boot]) for b in range(N_BOOT)],
             )
     return out
+
+
+def _measure_cosine(paths: list[str]) -> xr.Dataset:
+    """The ratio test on the translated cosine landscape: ``_measure_ratio``'s variables with the
+    prefix ``cos_`` (own dims), the cells' censoring, and the paper's prediction (its decoupled SDE
+    on the ideal landscape L* + h*(1 − cos ψ) with each SGD cell's L* and h*, by quadrature) with
+    its spreads."""
+    if not paths:
+        return xr.Dataset()
+    out = _measure_ratio(paths, seed_offset=800)
+    names = {"process": "cos_process", "label_noise": "cos_label_noise"}
+    names |= {"threshold": "cos_threshold", "ratio_boot": "cos_boot"}
+    for v in out.data_vars:
+        names[v] = "cos_" + (v[len("ratio_") :] if v.startswith("ratio_") else v)
+    out = out.rename(names)
+    theory, xs_c, xs_d = [], [], []
+    hessian, lr, batch = {}, None, None
+    for path in paths:
+        ds = read_dataset(path)
+        hessian[(ds.attrs["process"], float(ds.attrs["label_noise"]))] = float(ds.attrs["hessian"])
+        lr, batch = float(ds.attrs["lr"]), int(ds.attrs["batch"])
+    sgd = out.sel(cos_process="sgd") if "sgd" in out["cos_process"].values else None
+    if sgd is not None:
+        for sigma in sgd["cos_label_noise"].values:
+            cell = sgd.sel(cos_label_noise=sigma)
+            c = cell["cos_c"].values
+            keep = np.isfinite(c)
+            t = np.full(len(c), np.nan)
+            t[keep] = cosine_sde_passage_time(
+                c[keep], float(cell["cos_loss_star"]), hessian[("sgd", float(sigma))], lr, batch
+            )
+            theory.append(t)
+            xs_c.append(np.log(c))
+            xs_d.append(cell["cos_delta_loss"].values)
+        log_t = [np.log(t) for t in theory]
+        out["cos_theory_time"] = (("cos_label_noise", "cos_threshold"), np.array(theory))
+        out["cos_theory_spread_log_c"] = collapse_spread(xs_c, log_t)
+        out["cos_theory_spread_delta_loss"] = collapse_spread(xs_d, log_t)
+    return out
+
+
+def shared_range_fraction(xs: list[np.ndarray]) -> float:
+    """The range all curves cover, as a fraction of the narrowest curve's range (0: none)."""
+    xs = [np.asarray(x)[np.isfinite(x)] for x in xs]
+    low, high = max(x.min() for x in xs), min(x.max() for x in xs)
+    narrowest = min(x.max() - x.min() for x in xs)
+    return float(max(high - low, 0.0) / narrowest) if narrowest > 0 else 0.0
 
 
 def extrapolate_excess(eta_h: np.ndarray, excess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -600,7 +706,37 @@ def _measure_discreteness(paths: list[str]) -> xr.Dataset:
     return out
 
 
-def _measure_fixed_batch(paths: list[str], fixed_batch: int) -> xr.Dataset:
+def _chain_reference(ds: xr.Dataset, datasets: list[dict], lr: float, batch: int):
+    """The excess check's reference at step η: mean first-passage times of the discrete Gaussian
+    chain with SGD's exact covariance (``gaussian_chain_passage_steps``), on the cell's data sets
+    (``datasets``: each one's moments; the mean over them, as the cells hold equal chains per data
+    set), and the log–log slope, also on every replicate of the data-set resampling that
+    ``dataset_weights`` uses (the same draw, seed 200). Returns (times, slope, slope replicates)."""
+    stored = ds["dataset_loss_star"].values
+    rebuilt = np.array([m["loss_star"] for m in datasets])
+    if len(rebuilt) != len(stored) or not np.allclose(rebuilt, stored, rtol=1e-10):
+        raise ValueError("excess reference: the rebuilt data sets are not the cells' data sets")
+    c = ds["c"].values
+    steps = np.array(
+        [
+            [
+                gaussian_chain_passage_steps(m, lr, batch, cc, "exact", CHAIN_QUADRATURE_NODES)
+                for cc in c
+            ]
+            for m in datasets
+        ]
+    )
+    times = steps * lr  # (data sets, thresholds)
+    sets = bootstrap_weights(len(datasets), N_BOOT, 200)
+    boot = sets @ times / sets.sum(1, keepdims=True)
+    log_c = np.log(c)
+    centered = log_c - log_c.mean()
+    slope_boot = (np.log(boot) @ centered) / (centered @ centered)
+    mean = times.mean(0)
+    return mean, log_log_slope(c, mean), slope_boot
+
+
+def _measure_fixed_batch(paths: list[str], fixed_batch: int, datasets: list[dict]) -> xr.Dataset:
     """The claim check's cells, B = ``fixed_batch`` held, η varied (``paths``: every discreteness
     cell; those of another B are skipped). Per (process, η): the slope, the SDE slopes at the same
     (η, B, c) with the exact and the decoupled covariance, the excess over the reference
@@ -608,7 +744,7 @@ def _measure_fixed_batch(paths: list[str], fixed_batch: int) -> xr.Dataset:
     extrapolation e₀ of ``EXCESS_MODEL``. Two-stage bootstrap as in ``_measure_discreteness``: the
     data sets (shared by every cell) resampled alike, each cell's chains independently; so SGD's
     and a Gaussian EM's replicates at the same η pair up (their ratio: the noise shape at η)."""
-    cells, boots = [], {}
+    cells, boots, chain_ref = [], {}, {}
     for i, path in enumerate(paths):
         ds = read_dataset(path)
         if int(ds.attrs["batch"]) != fixed_batch:
@@ -619,6 +755,11 @@ def _measure_fixed_batch(paths: list[str], fixed_batch: int) -> xr.Dataset:
         s = _passage_summary(ds, seed=700 + i, weights=weights)
         sde_time = {n: sde_passage_time(c, lr, fixed_batch, 1, n) for n in ("exact", "decoupled")}
         sde = {n: log_log_slope(c, t) for n, t in sde_time.items()}
+        if lr not in chain_ref:
+            chain_ref[lr] = _chain_reference(ds, datasets, lr, fixed_batch)
+        ref_time, ref_slope, ref_slope_boot = chain_ref[lr]
+        sde_time["gaussian_chain"], sde["gaussian_chain"] = ref_time, ref_slope
+        ref_boot = ref_slope_boot if EXCESS_REFERENCE == "gaussian_chain" else sde[EXCESS_REFERENCE]
         boots[(ds.attrs["process"], lr)] = s["slope_boot"]
         cell = xr.Dataset(
             {
@@ -633,8 +774,12 @@ def _measure_fixed_batch(paths: list[str], fixed_batch: int) -> xr.Dataset:
                 "fb_slope": s["slope"],
                 "fb_slope_sde_exact": sde["exact"],
                 "fb_slope_sde_decoupled": sde["decoupled"],
+                "fb_time_chain": ("fb_threshold", ref_time),
+                "fb_slope_chain": ref_slope,
                 "fb_excess": s["slope"] / sde[EXCESS_REFERENCE] - 1,
-                "fb_excess_boot": ("fb_boot", s["slope_boot"] / sde[EXCESS_REFERENCE] - 1),
+                "fb_excess_boot": ("fb_boot", s["slope_boot"] / ref_boot - 1),
+                "fb_excess_exact_sde": s["slope"] / sde["exact"] - 1,
+                "fb_excess_exact_sde_boot": ("fb_boot", s["slope_boot"] / sde["exact"] - 1),
                 "fb_excess_decoupled": s["slope"] / sde["decoupled"] - 1,
                 "fb_excess_decoupled_boot": ("fb_boot", s["slope_boot"] / sde["decoupled"] - 1),
             },
@@ -694,6 +839,17 @@ def _measure_noise(path: str, late_fraction: float) -> xr.Dataset:
     return out
 
 
+def discreteness_datasets(p: dict) -> list[dict]:
+    """The moments of the discreteness cells' data sets (``train.Regression``, the same seeds)."""
+    from paperclaims.claims.escape.train import Regression
+    from paperclaims.seeds import derive_seed
+
+    return [
+        Regression(p["n_data"], 1, p["label_noise"], derive_seed(p["data_seed"], g)).moments()
+        for g in range(p["n_datasets"])
+    ]
+
+
 def measure(step) -> None:
     p = step.params
     stationary = _measure_stationary(list(step.input.stationary))
@@ -706,10 +862,12 @@ def measure(step) -> None:
     fixed_batch = _measure_fixed_batch(
         list(step.input.discreteness) + list(step.input.discreteness_fixed_batch),
         p["fixed_batch"],
+        discreteness_datasets(p),
     )
+    cosine = _measure_cosine(list(step.input.cosine))
     ratio = ratio.rename(threshold="ratio_threshold")
     out = xr.merge(
-        [stationary, passage, ratio, noise, discreteness, fixed_batch],
+        [stationary, passage, ratio, noise, discreteness, fixed_batch, cosine],
         combine_attrs="drop_conflicts",
     )
     out.attrs["late_from_epoch"] = noise.attrs["late_from_epoch"]
@@ -727,6 +885,9 @@ REQUIRED = [
     "noise_proportional_to_loss",
     "discrete_excess_extrapolated",
     "em_excess_extrapolated",
+    "em_exact_chain_calibration",
+    "cosine_collapse",
+    "cosine_separation",
     "collapse[sgd]",
     "separation[sgd]",
     "collapse[langevin]",
@@ -885,6 +1046,16 @@ def _slope_checks(m: xr.Dataset) -> list[Check]:
                 },
             )
         )
+        if "fp_slope_sde_constant" in cell:
+            control = float(cell["fp_slope_sde_constant"])
+            checks[-1].with_control(
+                "langevin_sde",
+                "the SDE with constant noise frozen at L* (the paper's Langevin contrast, "
+                "κ ∝ exp(−ΔL/D)), same d and c, mean first-passage times by quadrature through the "
+                "same slope fit: its local slope ≈ (B/ηh*)·c is not the paper's exponent",
+                control,
+                [control, control],
+            )
     return checks
 
 
@@ -899,7 +1070,7 @@ def _falls_with_d_check(m: xr.Dataset) -> list[Check]:
     theory = by_dim["fp_slope_theory"].values
     limit = PRECONDITIONS["max_censored_fraction"]
     censored = float(np.nanmax(by_dim["fp_censored"].values))
-    return [
+    checks = [
         Check(
             id="escape_slope_falls_with_d",
             statement=f"measured slopes fall as d grows (d = {list(map(int, dims))}); measured = "
@@ -921,6 +1092,124 @@ def _falls_with_d_check(m: xr.Dataset) -> list[Check]:
             details={"slopes": {int(d): float(s) for d, s in zip(dims, slopes)}},
         )
     ]
+    if "fp_slope_sde_constant" in by_dim:
+        constant = by_dim["fp_slope_sde_constant"].values
+        rise = float(np.max(np.diff(constant)))
+        checks[0].with_control(
+            "langevin_sde",
+            "the SDE with constant noise frozen at L*, same d and c ranges, by quadrature: its "
+            "slopes ≈ (B/ηh*)·c grow with the c range, which grows with d (slopes "
+            + ", ".join(f"{v:.3g}" for v in constant)
+            + ")",
+            rise,
+            [rise, rise],
+        )
+        checks[0].details["langevin_sde_slopes"] = [float(v) for v in constant]
+    return checks
+
+
+def _cosine_checks(m: xr.Dataset, tolerance: float) -> list[Check]:
+    """Ratio, not difference, on the translated cosine landscape: SGD's curves collapse on ln c
+    (spread ≤ tolerance) and separate on ΔL (spread ratio ≥ 3); Langevin, through the same code,
+    is the control of both."""
+    if "cos_spread_log_c_sgd" not in m:
+        return []  # required checks: their absence fails the verdict step
+    limit = PRECONDITIONS["max_censored_fraction"]
+    min_shared = PRECONDITIONS["cosine_min_shared_fraction"]
+
+    def cell_values(process):
+        cell = m.sel(cos_process=process)
+        sigmas = cell["cos_label_noise"].values
+        log_c = [np.log(cell["cos_c"].sel(cos_label_noise=s).values) for s in sigmas]
+        delta = [cell["cos_delta_loss"].sel(cos_label_noise=s).values for s in sigmas]
+        shared = min(shared_range_fraction(log_c), shared_range_fraction(delta))
+        censored = float(np.nanmax(cell["cos_censored"].values))
+        pre = Precondition(
+            f"at most {limit:.0%} of the chains censored at every threshold of every L* cell "
+            f"(largest: {censored:.3g}), and the curves share at least {min_shared:.0%} of the "
+            "narrowest curve's range on both axes, ln c and ΔL (measured: the smaller fraction)",
+            bool(censored <= limit and shared >= min_shared),
+            shared,
+        )
+        tight = float(m[f"cos_spread_log_c_{process}"])
+        loose = float(m[f"cos_spread_delta_loss_{process}"])
+        tight_boot = m[f"cos_spread_log_c_{process}_boot"].values
+        loose_boot = m[f"cos_spread_delta_loss_{process}_boot"].values
+        return {
+            "pre": pre,
+            "tight": tight,
+            "tight_interval": _interval(tight_boot),
+            "ratio": loose / tight if tight > 0 else float("nan"),
+            "ratio_interval": _interval(loose_boot / tight_boot),
+            "loose": loose,
+            "sigmas": [float(v) for v in sigmas],
+            "loss_star": [float(v) for v in cell["cos_loss_star"].values],
+        }
+
+    sgd = cell_values("sgd")
+    theory_tight = float(m.get("cos_theory_spread_log_c", np.nan))
+    theory_loose = float(m.get("cos_theory_spread_delta_loss", np.nan))
+    landscape = (
+        "f = x₁ cos θ + x₂ sin θ, labels x₁ + σ ε, L ≈ σ²/2 + (1 − cos θ): σ = "
+        + ", ".join(f"{v:g}" for v in sgd["sigmas"])
+        + " move L* ("
+        + ", ".join(f"{v:.3g}" for v in sgd["loss_star"])
+        + ") and leave the shape fixed (translated, not scaled)"
+    )
+    details = {
+        "label_noise": sgd["sigmas"],
+        "loss_star": sgd["loss_star"],
+        "spread_at_fixed_delta_loss": sgd["loose"],
+        "paper_sde_spread_at_fixed_log_c": theory_tight,
+        "paper_sde_spread_at_fixed_delta_loss": theory_loose,
+    }
+    collapse = Check(
+        id="cosine_collapse",
+        statement=f"SGD on the cosine landscape ({landscape}): curves ln t_p(c) at the several L* "
+        "collapse against ln c; measured = mean over the shared range of the std across L* of "
+        "ln t_p at fixed ln c",
+        expected={
+            "value": theory_tight,
+            "source": "theory: escape set by log L(θˢ)/L(θ*) (the paper's decoupled SDE on this "
+            "landscape, quadrature)",
+        },
+        measured=sgd["tight"],
+        interval=sgd["tight_interval"],
+        interval_method=f"{_CHAIN_BOOT}, every L* cell resampled independently",
+        threshold=THRESHOLDS["cosine_collapse"](tolerance),
+        precondition=sgd["pre"],
+        details=dict(details),
+    )
+    separation = Check(
+        id="cosine_separation",
+        statement=f"SGD on the cosine landscape ({landscape}): the same curves separate against "
+        "ΔL = L − L*; measured = spread at fixed ΔL / spread at fixed ln c",
+        expected={
+            "value": theory_loose / theory_tight if theory_tight > 0 else float("nan"),
+            "source": "theory: escape set by the loss ratio, not ΔL (the paper's decoupled SDE "
+            "on this landscape, quadrature)",
+        },
+        measured=sgd["ratio"],
+        interval=sgd["ratio_interval"],
+        interval_method=f"{_CHAIN_BOOT}, every L* cell resampled independently",
+        threshold=THRESHOLDS["cosine_separation"],
+        precondition=sgd["pre"],
+        headline=COSINE_HEADLINE,
+        details=dict(details),
+    )
+    if "langevin" in m["cos_process"].values:
+        lang = cell_values("langevin")
+        description = (
+            "constant-noise Langevin on the same landscape (noise frozen at a reference loss, "
+            "the same for every σ): translation-invariant, it collapses on ΔL, not on ln c"
+        )
+        collapse.with_control(
+            "langevin", description, lang["tight"], lang["tight_interval"], lang["pre"]
+        )
+        separation.with_control(
+            "langevin", description, lang["ratio"], lang["ratio_interval"], lang["pre"]
+        )
+    return [collapse, separation]
 
 
 def _noise_check(m: xr.Dataset) -> Check:
@@ -1034,8 +1323,10 @@ def _at_paper_setting(m: xr.Dataset) -> dict:
         "batch": int(m.attrs.get("fixed_batch", 1)),
         "over_decoupled_sde": float(cell["fb_excess_decoupled"]),
         "over_decoupled_sde_interval": _interval(cell["fb_excess_decoupled_boot"].values),
-        "over_exact_covariance_sde": float(cell["fb_excess"]),
-        "over_exact_covariance_sde_interval": _interval(cell["fb_excess_boot"].values),
+        "over_exact_covariance_sde": float(cell["fb_excess_exact_sde"]),
+        "over_exact_covariance_sde_interval": _interval(cell["fb_excess_exact_sde_boot"].values),
+        "over_gaussian_chain_quadrature": float(cell["fb_excess"]),
+        "over_gaussian_chain_quadrature_interval": _interval(cell["fb_excess_boot"].values),
     }
     if "fb_shape_excess" in m:
         out["over_gaussian_em_same_covariance_and_step"] = float(
@@ -1062,13 +1353,14 @@ def _discreteness_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
             statement=f"minibatch SGD, d = 1, B = {batch} and c ∈ [{np.nanmin(cell['fb_c']):g}, "
             f"{np.nanmax(cell['fb_c']):g}] fixed, η = "
             + ", ".join(f"{v:g}" for v in cell["fb_lr"].values)
-            + ": excess of the log–log first-passage slope over the SDE with SGD's own (exact "
-            "Gaussian-input) noise covariance at the same η, B, c, extrapolated to ηh* → 0 by "
-            f"{EXCESS_MODEL} (zero: the excess is a discrete-time effect)",
+            + ": excess of the log–log first-passage slope over the discrete Gaussian chain "
+            "with SGD's own (exact Gaussian-input) noise covariance at the same η, B, c and data "
+            "sets (Nyström quadrature, passage tested at the steps), extrapolated to ηh* → 0 by "
+            f"{EXCESS_MODEL} (zero: SGD's escape tends to its continuous-time SDE's)",
             expected={
                 "value": 0.0,
                 "source": "continuum limit of SGD at fixed B (the SDE of the paper's theory, "
-                "t = ηk, with SGD's noise covariance)",
+                "t = ηk, with SGD's noise covariance; the Gaussian chain's limit)",
             },
             measured=value,
             interval=interval,
@@ -1081,9 +1373,13 @@ def _discreteness_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
             details={
                 "eta_h": [float(v) for v in cell["fb_eta_h"].values],
                 "lr": [float(v) for v in cell["fb_lr"].values],
-                "excess_over_exact_covariance_sde": [float(v) for v in cell["fb_excess"].values],
+                "excess_over_gaussian_chain": [float(v) for v in cell["fb_excess"].values],
+                "excess_over_exact_covariance_sde": [
+                    float(v) for v in cell["fb_excess_exact_sde"].values
+                ],
                 "excess_over_decoupled_sde": [float(v) for v in cell["fb_excess_decoupled"].values],
                 "slope": [float(v) for v in cell["fb_slope"].values],
+                "gaussian_chain_slope_same_c": [float(v) for v in cell["fb_slope_chain"].values],
                 "sde_exact_covariance_slope_same_c": [
                     float(v) for v in cell["fb_slope_sde_exact"].values
                 ],
@@ -1095,19 +1391,44 @@ def _discreteness_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
             },
         )
         if "em_exact" in m["fb_process"].values:
-            # reported, not a rule: the Gaussian EM with SGD's own covariance has the reference
-            # as its η → 0 limit, so its e₀ shows the extrapolation model's own bias
-            r_value, r_interval, _ = _excess_estimate(m, "em_exact", "fb")
-            sgd.details["reference_process_em_exact_e0"] = r_value
-            sgd.details["reference_process_em_exact_e0_interval"] = r_interval
+            # the calibration: the simulated Gaussian chain with SGD's covariance against its own
+            # quadrature, through the same code (zero at every η if our simulation is right)
+            r_value, r_interval, r_pre = _excess_estimate(m, "em_exact", "fb")
+            sgd.details["calibration_em_exact_e0"] = r_value
+            sgd.details["calibration_em_exact_e0_interval"] = r_interval
+            em_exact = m.sel(fb_process="em_exact")
+            implementation.append(
+                Check(
+                    id="em_exact_chain_calibration",
+                    statement=f"{_DISC_PROCESSES['em_exact']}, simulated at B = {batch}, η = "
+                    + ", ".join(f"{v:g}" for v in em_exact["fb_lr"].values)
+                    + ": excess of its log–log first-passage slope over the quadrature of the same "
+                    f"chain, extrapolated by {EXCESS_MODEL} (our simulation against our "
+                    "quadrature: the excess check's calibration)",
+                    expected={"value": 0.0, "source": "construction (the same chain)"},
+                    measured=r_value,
+                    interval=r_interval,
+                    interval_method=f"{CLAIM_LEVEL:.0%} percentile two-stage bootstrap "
+                    f"({N_BOOT} resamples) over data sets and chains",
+                    threshold=THRESHOLDS["discrete_excess_extrapolated"],
+                    precondition=r_pre,
+                    details={
+                        "excess_per_cell": [float(v) for v in em_exact["fb_excess"].values],
+                        "excess_over_continuous_exact_sde_per_cell": [
+                            float(v) for v in em_exact["fb_excess_exact_sde"].values
+                        ],
+                    },
+                )
+            )
         if "em" in m["fb_process"].values:
             c_value, c_interval, c_pre = _excess_estimate(m, "em", "fb")
             sgd.with_control(
                 "em",
                 "Gaussian Euler–Maruyama with the paper's decoupled covariance 2L/B instead of "
                 "SGD's own: its ηh* → 0 limit is the decoupled SDE, whose slope over this c range "
-                "exceeds the exact-covariance SDE's (by quadrature +9%, +15%, +23% at η = 0.4, "
-                "0.2, 0.1; linear extrapolation ≈ +25%), so its extrapolated excess is not zero",
+                "exceeds the exact-covariance one (by the chain quadrature +23%, +16%, +12% at "
+                "η = 0.1, 0.2, 0.4; linear extrapolation ≈ +25%, limit ≈ +29%), so its "
+                "extrapolated excess is not zero",
                 c_value,
                 c_interval,
                 c_pre,
@@ -1171,6 +1492,11 @@ def _excess_notes(m: xr.Dataset) -> list[str]:
             f"{_pct(paper['over_decoupled_sde'], paper['over_decoupled_sde_interval'])} and the "
             "SDE with SGD's own (exact) covariance by "
             f"{_pct(paper['over_exact_covariance_sde'], paper['over_exact_covariance_sde_interval'])}"
+            "; the discrete Gaussian chain with SGD's covariance and step (quadrature) by "
+            + _pct(
+                paper["over_gaussian_chain_quadrature"],
+                paper["over_gaussian_chain_quadrature_interval"],
+            )
         )
         if "over_gaussian_em_same_covariance_and_step" in paper:
             finding += (
@@ -1184,12 +1510,25 @@ def _excess_notes(m: xr.Dataset) -> list[str]:
         notes.append(finding + f" ({CLAIM_LEVEL:.0%} two-stage bootstrap intervals).")
         notes.append(
             f"Fixed B = {paper['batch']}, η varied (the claim check): excess over the "
-            "exact-covariance SDE at the same η, B, c, per cell: "
+            "discrete Gaussian chain with SGD's exact covariance at the same η, B, c (Nyström "
+            "quadrature on the cells' data sets), per cell: "
             + "; ".join(parts)
             + f". Model: {EXCESS_MODEL}. The control em's limit is the decoupled SDE (e₀ ≠ 0 by "
-            "quadrature); em_exact's limit is the reference itself, so its e₀ measures the linear "
-            "model's own bias (first passages are monitored at the steps only, which lengthens "
-            "the short passage times of the large-η cells and flattens their slopes)."
+            "quadrature); em_exact is the reference chain itself, simulated: its e₀ is the "
+            "calibration. Why the reference is the discrete chain and not the continuous SDE: "
+            "the chain's own excess over the SDE is not linear in ηh* (quadrature, exact "
+            "covariance: "
+            + ", ".join(
+                f"η = {float(lr):g}: {100 * (float(ch) / float(ex) - 1):+.1f}%"
+                for lr, ch, ex in zip(
+                    m["fb_lr"].values,
+                    m["fb_slope_chain"].isel(fb_process=0).values,
+                    m["fb_slope_sde_exact"].isel(fb_process=0).values,
+                )
+            )
+            + "; +4.0% at η = 0.05 and +2.3% at 0.025), so the line through η = 0.1..0.4 "
+            "extrapolated a zero-excess process to ≈ +10%: a misspecified fit model, not the "
+            "monitoring at step times (a few per cent)."
         )
         if "fb_shape_excess" in m:
             notes.append(
@@ -1243,6 +1582,7 @@ def verdict(step) -> None:
     checks += _slope_checks(m) + _falls_with_d_check(m) + [_noise_check(m)]
     excess_checks, excess_implementation = _discreteness_checks(m)
     checks += excess_checks
+    checks += _cosine_checks(m, p["collapse_tolerance"])
     notes += _excess_notes(m)
     notes.append(
         "φ: the audit (2026-12-01) found that a Gaussian law with SGD's variance and no power-law "
@@ -1274,8 +1614,14 @@ def verdict(step) -> None:
         "Ratio, not difference: the label-noise scales share one data set (inputs and y₀, labels "
         "σ y₀), so the landscapes differ only by scale; SGD then collapses on c and constant-noise "
         "Langevin on ΔL by construction. These are implementation checks (our simulation), not "
-        "evidence for the paper; a landscape where L* and the barrier move independently is "
-        "claim issue 15."
+        "evidence for the paper; the claim checks cosine_collapse and cosine_separation test it "
+        "on a landscape that is translated, not scaled, as L* moves."
+    )
+    notes.append(
+        "𝒩 ∝ L has no control: a net whose noise is not ∝ L late in training (one that cannot "
+        "fit its labels, L → L* > 0) fails the check's own precondition (the net fits its data) "
+        "instead of coming out 'contradicts', and noise injected into the update does not enter "
+        "𝒩, which is computed from the per-sample gradients."
     )
     write_verdict(
         step,

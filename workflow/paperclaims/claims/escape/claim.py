@@ -2,7 +2,8 @@
 
 SGD's noise ∝ loss gives a power-law stationary law P ∝ L^(−φ) and escape times set by the loss
 ratio. Simulate (one job per sweep cell, all chains of a cell as one float64 tensor): the stationary
-law per (η, B), the first passage per d, the ratio test per (process, σ_y), and the noise ∝ loss
+law per (η, B), the first passage per d, the ratio test per (process, σ_y) on the scaled and on the
+translated (cosine) landscape, the discreteness cells, and the noise ∝ loss
 MLP (one job). Torch-free: the Snakefile imports it.
 """
 
@@ -118,6 +119,39 @@ class RatioParams:
     n_data: int = key("first_passage.n_data")
 
 
+# The cosine cells' thresholds, by process, as for the ratio cells (claim issue 15).
+def _cosine_threshold(name: str):
+    def value(config: dict, wildcards: dict):
+        keys = RATIO_THRESHOLDS[wildcards["process"]]
+        return config["cosine"][keys[name]] if name in keys else OMIT
+
+    return value
+
+
+@dataclass(frozen=True)
+class CosineParams:
+    """Ratio, not difference, on the translated cosine landscape (L* moves, the shape 1 − cos θ
+    stays): SGD and its constant-noise Langevin control, one cell per (process, σ)."""
+
+    process: str = wildcard()
+    label_noise: float = computed(lambda c, wc: float(wc["noise"]))
+    cell_seed: int = seed("cosine", "{process}", "{noise}")
+    # one data set (inputs and ε) for every cosine cell: labels x₁ + σ ε
+    data_seed: int = seed("cosine", "data")
+    c: list = computed(_cosine_threshold("c"), reads=("cosine.c",))
+    delta_loss: list = computed(
+        _cosine_threshold("delta_loss"), reads=("cosine.langevin_delta_loss",)
+    )
+    langevin_reference_loss: float = computed(
+        _cosine_threshold("langevin_reference_loss"), reads=("cosine.langevin_reference_loss",)
+    )
+    chains: int
+    max_steps: int
+    n_data: int
+    lr: float = key("first_passage.lr")
+    batch: int = key("first_passage.batch")
+
+
 def _discreteness_lr(config: dict, wildcards: dict) -> float:
     """η = B / (B/(ηh*)) at h* = 1: the sweep holds B/(ηh*) fixed and raises ηh* with B."""
     return int(wildcards["batch"]) / config["discreteness"]["batch_over_lr"]
@@ -178,6 +212,10 @@ class NoiseParams:
 @dataclass(frozen=True)
 class MeasureParams:
     fixed_batch: int = key("discreteness.fixed_batch")
+    # the discreteness cells' data sets, rebuilt for the Gaussian chain's quadrature reference
+    data_seed: int = seed("discreteness", "data")
+    n_datasets: int = key("discreteness.n_datasets")
+    label_noise: float = key("first_passage.label_noise")
     lr: float = key("first_passage.lr")
     batch: int = key("first_passage.batch")
     n_data: int = key("first_passage.n_data")
@@ -275,6 +313,24 @@ CLAIM = Claim(
             runtime=60,
         ),
         TrainStep(
+            name="simulate_cosine",
+            function="cosine:simulate_cosine",
+            output="runs/cosine/{process}_noise{noise}.nc",
+            params=CosineParams,
+            section="cosine",
+            sweep=(
+                Sweep("process", "sgd|langevin", lambda c: ["sgd", "langevin"]),
+                Sweep(
+                    "noise",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{s:g}" for s in c["cosine"]["label_noise"]],
+                    reads=("cosine.label_noise",),
+                ),
+            ),
+            measured_as="cosine",
+            runtime=60,
+        ),
+        TrainStep(
             name="simulate_discreteness",
             function="train:simulate_discreteness",
             output="runs/discreteness/{process}_B{batch}.nc",
@@ -328,6 +384,7 @@ CLAIM = Claim(
         "stationary_tails",
         "first_passage",
         "ratio_not_difference",
+        "cosine_ratio_not_difference",
         "discrete_excess",
         "noise_vs_loss",
     ),
