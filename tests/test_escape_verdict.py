@@ -21,12 +21,14 @@ TAIL = [f"phi_tail[lr={lr:g},B={b}]" for lr, b in ((0.1, 1), (1.0, 1), (1.0, 2))
 SLOPES = [f"escape_slope[d={d}]" for d in DIMS]
 FALLS, NOISE = "escape_slope_falls_with_d", "noise_proportional_to_loss"
 EXCESS = "discrete_excess_extrapolated"
-CLAIM_CHECKS = [*PHI, *TAIL, *SLOPES, FALLS, NOISE, EXCESS]
+COSINE = ["cosine_collapse", "cosine_separation"]
+CLAIM_CHECKS = [*PHI, *TAIL, *SLOPES, FALLS, NOISE, EXCESS, *COSINE]
 IMPLEMENTATION = [
     "collapse[sgd]",
     "separation[sgd]",
     "collapse[langevin]",
     "separation[langevin]",
+    "em_exact_chain_calibration",
     "em_excess_extrapolated",
 ]
 ETA_H = np.array([0.1, 0.2, 0.4])  # B = 1, 2, 4 at B/(ηh*) = 10; and η = 0.1, 0.2, 0.4 at B = 1
@@ -71,6 +73,9 @@ def measured(
     tail_factor=1.0,
     tail_rel_half_width=0.1,
     control_tail=0.0,
+    control_slopes=None,
+    cosine_spreads=None,
+    cosine_censored=0.0,
 ) -> xr.Dataset:
     """A measured.nc as ``analysis.measure`` writes it. Defaults: the claim holds.
 
@@ -81,7 +86,10 @@ def measured(
     check; each cell's excess e₀ + e₁ ηh*, replicates with sd ``excess_sd``), ``disc_intercepts``
     the same for the fixed-B/(ηh*) series (findings, EM implementation check), ``disc_censored``
     the censored fraction of SGD's η = 0.4 fixed-B cell; ``tail_factor`` SGD's tail weight over the paper's, ``control_tail`` the
-    Langevin control's."""
+    Langevin control's; ``control_slopes`` the constant-noise SDE's slopes per d (default: 1.5×
+    the paper's plus 3 d, rising with d); ``cosine_spreads`` the cosine landscape's spreads
+    {(process, axis): value} (as ``spreads``), ``cosine_censored`` its largest censored fraction
+    (SGD's σ = 1.25 cell)."""
     rng = np.random.default_rng(0)
     # ---- stationary law (lr, batch)
     lr, batch = np.array(LRS), np.array(BATCHES)
@@ -141,6 +149,12 @@ def measured(
             "fp_slope_theory": ("dim", slope_theory),
             "fp_slope_sde_decoupled": ("dim", slope / 1.35),
             "fp_slope_sde_exact": ("dim", slope / 1.6),
+            "fp_slope_sde_constant": (
+                "dim",
+                np.asarray(control_slopes, dtype=float)
+                if control_slopes is not None
+                else 1.5 * slope_theory + 3 * dims,
+            ),
         },
         coords={"dim": dims, "threshold": np.arange(N_THRESHOLDS)},
     )
@@ -250,8 +264,12 @@ def measured(
             "fb_slope": (cells, 9.6 * (1 + fb["excess"])),
             "fb_slope_sde_exact": (cells, np.full(shape, 9.6)),
             "fb_slope_sde_decoupled": (cells, np.full(shape, 9.6 * 1.2)),
+            "fb_time_chain": ((*cells, "fb_threshold"), fb["time_sde"]),
+            "fb_slope_chain": (cells, np.full(shape, 9.6)),
             "fb_excess": (cells, fb["excess"]),
             "fb_excess_boot": ((*cells, "fb_boot"), fb["boot"]),
+            "fb_excess_exact_sde": (cells, fb["excess"]),
+            "fb_excess_exact_sde_boot": ((*cells, "fb_boot"), fb["boot"]),
             "fb_excess_decoupled": (cells, (1 + fb["excess"]) / 1.2 - 1),
             "fb_excess_decoupled_boot": ((*cells, "fb_boot"), (1 + fb["boot"]) / 1.2 - 1),
             "fb_intercept": ("fb_process", fb["e0"]),
@@ -270,7 +288,44 @@ def measured(
         },
         attrs={"fixed_batch": 1},
     )
-    out = xr.merge([stationary, passage, ratio, noise, discreteness, fixed_batch])
+    # ---- ratio, not difference on the cosine landscape (cos_process, cos_label_noise, …)
+    cos_cells = ("cos_process", "cos_label_noise", "cos_threshold")
+    cos_c = ratio_c.copy()
+    cos_time = np.exp(10 * np.log(cos_c))
+    cos_cens = np.zeros_like(cos_c)
+    cos_cens[processes.index("sgd"), -1, -1] = cosine_censored
+    cosine = xr.Dataset(
+        {
+            "cos_c": (cos_cells, cos_c),
+            "cos_delta_loss": (cos_cells, (cos_c - 1) * loss_star[..., None]),
+            "cos_time": (cos_cells, cos_time),
+            "cos_time_low": (cos_cells, cos_time * 0.9),
+            "cos_time_high": (cos_cells, cos_time * 1.1),
+            "cos_censored": (cos_cells, cos_cens),
+            "cos_loss_star": (cos_cells[:2], loss_star),
+            "cos_theory_time": (cos_cells[1:], cos_time[0]),
+            "cos_theory_spread_log_c": 0.021,
+            "cos_theory_spread_delta_loss": 1.03,
+        },
+        coords={
+            "cos_process": processes,
+            "cos_label_noise": noise_scales,
+            "cos_threshold": np.arange(N_THRESHOLDS),
+        },
+    )
+    cosine_spreads = {
+        ("sgd", "log_c"): 0.03,
+        ("sgd", "delta_loss"): 0.6,
+        ("langevin", "delta_loss"): 0.03,
+        ("langevin", "log_c"): 0.6,
+        **(cosine_spreads or {}),
+    }
+    for (process, axis), value in cosine_spreads.items():
+        name = f"cos_spread_{axis}_{process}"
+        cosine[name] = value
+        replicates = value * np.exp(spread_rel_sd * rng.standard_normal(analysis.N_BOOT))
+        cosine[f"{name}_boot"] = ("cos_boot", replicates)
+    out = xr.merge([stationary, passage, ratio, noise, discreteness, fixed_batch, cosine])
     out.attrs = {"noise_dataset": "digits", "late_from_epoch": int(N_EPOCHS // 2)}
     return out
 
@@ -297,14 +352,32 @@ def test_claim_holds(tmp_path):
     assert outcomes(v) == {i: "supports" for i in CLAIM_CHECKS + IMPLEMENTATION}
     assert v["verdict"] == "reproduced"
     checks = by_id(v)
-    # the excess check tests the continuum step between SGD and the theory: not a headline
-    assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES)
+    # the excess check tests the continuum step between SGD and the theory: not a headline; the
+    # cosine landscape's separation is the paper's Δlog L law: a headline
+    assert {i for i, c in checks.items() if c["headline"]} == set(PHI + SLOPES + COSINE[1:])
     for i in CLAIM_CHECKS:
         assert checks[i]["interval_method"].startswith("95% percentile")
         assert checks[i]["threshold"]["source"]
         assert checks[i]["uninformative"] is False
-    for i in [*PHI, *SLOPES, FALLS, NOISE]:
-        assert checks[i]["control"] is None  # controls of these: not built yet (claim issue 15)
+    for i in [*PHI, NOISE]:
+        assert checks[i]["control"] is None  # φ: the tail test's control; 𝒩 ∝ L: none (notes)
+    assert any(n.startswith("𝒩 ∝ L has no control") for n in v["notes"])
+    # the slope checks' control: the constant-noise SDE by quadrature, exact intervals
+    for i in [*SLOPES, FALLS]:
+        assert checks[i]["control"]["name"] == "langevin_sde"
+        assert checks[i]["control"]["outcome"] == "contradicts"
+        lo, hi = checks[i]["control"]["interval"]
+        assert lo == hi == checks[i]["control"]["measured"]
+    assert checks[FALLS]["control"]["measured"] == pytest.approx(1.5 * -2 + 3 * 4)  # d = 4 → 8
+    # the cosine landscape: SGD collapses on ln c, Langevin (the control) on ΔL
+    for i in COSINE:
+        assert checks[i]["control"]["name"] == "langevin"
+        assert checks[i]["control"]["outcome"] == "contradicts"
+        assert checks[i]["precondition"]["held"] is True
+    assert checks["cosine_collapse"]["measured"] == pytest.approx(0.03)
+    assert checks["cosine_separation"]["measured"] == pytest.approx(20.0)
+    assert checks["cosine_collapse"]["expected"]["value"] == pytest.approx(0.021)
+    assert checks["cosine_separation"]["threshold"]["value"] == 3.0
     # the extrapolation of the fixed-B series: e₀ recovered, its control (the decoupled-noise
     # EM, e₀ = +0.25) contradicts; the excess at the paper's setting is reported
     excess = checks[EXCESS]
@@ -322,7 +395,8 @@ def test_claim_holds(tmp_path):
     assert paper["over_decoupled_sde"] == pytest.approx(1.3 / 1.2 - 1)
     lo, hi = paper["over_decoupled_sde_interval"]
     assert lo < paper["over_decoupled_sde"] < hi
-    assert excess["details"]["reference_process_em_exact_e0"] == pytest.approx(0.0, abs=1e-12)
+    assert excess["details"]["calibration_em_exact_e0"] == pytest.approx(0.0, abs=1e-12)
+    assert paper["over_gaussian_chain_quadrature"] == pytest.approx(0.3)
     assert any(n.startswith("Discrete-time excess, measured finding") for n in v["notes"])
     assert any(n.startswith("Fixed B/(ηh*) = 10, B = 1, 2, 4") for n in v["notes"])
     # η = 1 > phi_check_max_lr: reported in the notes, not a check
@@ -350,6 +424,7 @@ def test_headline_checks_contradicted(tmp_path):
         **{i: "supports" for i in TAIL},
         FALLS: "supports",
         NOISE: "supports",
+        **{i: "supports" for i in COSINE},
     }
     assert v["verdict"] == "not reproduced"
 
@@ -367,6 +442,7 @@ def test_non_headline_contradictions_are_partly_reproduced(tmp_path):
         NOISE: "contradicts",
         EXCESS: "supports",
         **{i: "supports" for i in TAIL},
+        **{i: "supports" for i in COSINE},
     }
     assert by_id(v)[FALLS]["measured"] == pytest.approx(0.5)  # the largest rise, d = 1 → 2 → 4
     assert v["verdict"] == "partly reproduced"
@@ -400,6 +476,7 @@ def test_under_powered_slopes_only_is_partly_reproduced(tmp_path):
         NOISE: "supports",
         EXCESS: "supports",
         **{i: "supports" for i in TAIL},
+        **{i: "supports" for i in COSINE},
     }
     assert v["verdict"] == "partly reproduced"
 
@@ -416,6 +493,7 @@ def test_failed_preconditions_make_checks_inconclusive(tmp_path):
         NOISE: "inconclusive",
         EXCESS: "inconclusive",  # SGD's η = 0.4 cell mostly censored
         **{i: "supports" for i in TAIL},
+        **{i: "supports" for i in COSINE},
     }
     assert checks[EXCESS]["reason"].startswith("precondition failed: at least 3 cells")
     assert checks[FALLS]["reason"].startswith("precondition failed: every slope is a measured")
@@ -445,6 +523,7 @@ def test_ratio_checks_are_implementation_checks(tmp_path):
         "separation[sgd]": "inconclusive",
         "collapse[langevin]": "contradicts",
         "separation[langevin]": "contradicts",
+        "em_exact_chain_calibration": "supports",
         "em_excess_extrapolated": "supports",
     }
     assert by_id(v)["separation[sgd]"]["reason"] == "no finite interval"
@@ -487,6 +566,45 @@ def test_tail_test_without_a_tail_contradicts_and_its_control_is_checked(tmp_pat
     assert {i: outcomes(v)[i] for i in TAIL} == {i: "contradicts" for i in TAIL}
     v = verdict_of(measured(control_tail=1.0), tmp_path)
     assert all(by_id(v)[i]["uninformative"] for i in TAIL)
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_slope_checks_whose_control_also_supports_are_uninformative(tmp_path):
+    """A constant-noise control whose slopes land on the paper's (as over a too-narrow c range)
+    makes every slope check uninformative: the slope checks count as inconclusive."""
+    theory = [analysis.escape_slope_theory(FP_LR, FP_BATCH, d) for d in DIMS]
+    v = verdict_of(measured(control_slopes=theory), tmp_path)
+    checks = by_id(v)
+    for i in [*SLOPES, FALLS]:
+        assert checks[i]["outcome"] == "supports"
+        assert checks[i]["control"]["outcome"] == "supports"
+        assert checks[i]["uninformative"] is True
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_cosine_landscape_collapsing_on_delta_loss_is_not_reproduced(tmp_path):
+    """SGD on the translated landscape behaving like constant noise (collapse on ΔL, not ln c):
+    both cosine checks contradict, and the separation is a headline check."""
+    spreads = {("sgd", "log_c"): 0.6, ("sgd", "delta_loss"): 0.03}
+    v = verdict_of(measured(cosine_spreads=spreads), tmp_path)
+    got = outcomes(v)
+    assert {i: got[i] for i in COSINE} == {i: "contradicts" for i in COSINE}
+    assert by_id(v)["cosine_separation"]["measured"] == pytest.approx(0.05)
+    assert v["verdict"] == "not reproduced"
+
+
+def test_cosine_checks_uninformative_or_censored(tmp_path):
+    """A Langevin control that collapses on ln c too makes the cosine checks uninformative; most
+    SGD chains censored at one threshold makes them inconclusive, whatever their intervals."""
+    spreads = {("langevin", "log_c"): 0.03, ("langevin", "delta_loss"): 0.6}
+    v = verdict_of(measured(cosine_spreads=spreads), tmp_path)
+    assert all(by_id(v)[i]["uninformative"] for i in COSINE)
+    assert v["verdict"] == "partly reproduced"
+    v = verdict_of(measured(cosine_censored=0.7), tmp_path)
+    for i in COSINE:
+        check = by_id(v)[i]
+        assert check["outcome"] == "inconclusive"
+        assert check["reason"].startswith("precondition failed: at most 50% of the chains")
     assert v["verdict"] == "partly reproduced"
 
 
@@ -552,18 +670,33 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
         coords={"seed": [0, 1], "epoch": np.arange(6)},
         attrs={"dataset": "digits"},
     ).to_netcdf(noise, engine="h5netcdf")
+    params = {"lr": 0.1, "batch": 1, "n_data": 100, "late_fraction": 0.5, "fixed_batch": 1}
+    params |= {"data_seed": 7, "n_datasets": 2, "label_noise": 1.0}
+    # the cells' data sets, as the measure step rebuilds them for the Gaussian-chain reference
+    loss_star = [m["loss_star"] for m in analysis.discreteness_datasets(params)]
+    by_set = {
+        "chain_dataset": ("chain", np.arange(8) // 4),
+        "dataset_loss_star": ("dataset", loss_star),
+    }
     disc = []
     for process in ("sgd", "em", "em_exact"):
         for batch in (1, 2, 4):
             attrs = {"dim": 1, "process": process, "lr": batch / 10, "batch": batch}
-            by_set = {"chain_dataset": ("chain", np.arange(8) // 4)}
             disc.append(passage(f"disc_{process}{batch}", c, {**attrs, "hessian": 1.0}, by_set))
     fixed = []
     for process in ("sgd", "em", "em_exact"):
         for lr in (0.2, 0.4):
             attrs = {"dim": 1, "process": process, "lr": lr, "batch": 1, "hessian": 1.0}
-            by_set = {"chain_dataset": ("chain", np.arange(8) // 4)}
             fixed.append(passage(f"fixed_{process}{lr}", c, attrs, by_set))
+    cosine = [
+        passage(
+            f"cos_{p}{s}",
+            c,
+            {"dim": 1, "process": p, "label_noise": s, "hessian": 1.0, "lr": 0.1, "batch": 1},
+        )
+        for p in ("sgd", "langevin")
+        for s in (0.8, 1.25)
+    ]
     out = tmp_path / "measured.nc"
     step = Step(
         claim="escape",
@@ -576,9 +709,10 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
             noise=str(noise),
             discreteness=disc,
             discreteness_fixed_batch=fixed,
+            cosine=cosine,
         ),
         output=[str(out)],
-        params={"lr": 0.1, "batch": 1, "n_data": 100, "late_fraction": 0.5, "fixed_batch": 1},
+        params=params,
         base_seed=0,
     )
     analysis.measure(step)
