@@ -818,7 +818,8 @@ def _measure_fixed_batch(paths: list[str], fixed_batch: int, datasets: list[dict
         )
         out["fb_shape_excess_boot"] = (("fb_lr", "fb_boot"), np.array(ratio))
     out["fb_excess"].attrs["long_name"] = (
-        f"slope / slope of the {EXCESS_REFERENCE}-covariance SDE (same η, B, c) − 1"
+        "slope / slope of the discrete Gaussian chain with SGD's exact covariance (quadrature, "
+        "same η, B, c, data sets) − 1"
     )
     out.attrs = {"fixed_batch": fixed_batch}
     return out
