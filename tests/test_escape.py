@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +12,23 @@ import xarray as xr
 from conftest import killed_then_resumed, snakemake
 from paperclaims.claims.escape.analysis import (
     collapse_spread,
+    cosine_sde_passage_time,
+    extrapolate_excess,
     fit_phi,
+    gaussian_chain_passage_steps,
+    log_log_slope,
     phi_exact_noise,
     phi_theory,
     sde_passage_time,
+    tail_weight_fit,
+    tail_weight_sd,
 )
+from paperclaims.claims.escape.cosine import CosineRegression, simulate_cosine
 from paperclaims.claims.escape.train import (
     Regression,
+    euler_maruyama_kernel,
     noise_strength,
+    simulate_discreteness,
     simulate_first_passage,
     simulate_stationary,
     start_at_minimum,
@@ -172,6 +182,204 @@ def test_collapse_spread():
     assert np.isnan(collapse_spread([x, x + 2], [x, x]))
 
 
+def test_euler_maruyama_noise_laws():
+    """One EM step from θ: mean θ − ηH(θ − θ*), variance η² Σ(θ)/B, with Σ the decoupled 2LH or the
+    data's exact per-sample gradient variance (computed here directly from the samples)."""
+    problem = Regression(3000, 1, 1.0, seed=4)
+    x, y = problem.x[:, 0], problem.y
+    h, lr, batch, chains = float(problem.hessian[0, 0]), 0.2, 2, 200000
+    theta = torch.full((chains, 1), float(problem.theta_star[0]) + 0.7, dtype=torch.float64)
+    for noise in ("decoupled", "exact"):
+        next_chunk, update = problem.euler_maruyama(generator(6), chains, lr, batch, noise)
+        new = update(theta, next_chunk(1)[0][0], out=torch.empty_like(theta))
+        if noise == "decoupled":
+            sigma = 2 * float(problem.loss(theta[:1])[0]) * h
+        else:
+            sigma = float((x * (x * theta[0, 0] - y)).var(unbiased=False))
+        mean = theta[0, 0] - lr * h * 0.7
+        assert float(new.mean()) == pytest.approx(
+            float(mean), abs=4 * lr * (sigma / batch / chains) ** 0.5
+        )
+        assert float(new.var()) == pytest.approx(lr**2 * sigma / batch, rel=0.02)
+    assert sigma > 2 * float(problem.loss(theta[:1])[0]) * h  # Gaussian inputs: E x⁴ = 3 > 2
+
+
+def test_extrapolate_excess_recovers_a_line():
+    eta_h = np.array([0.1, 0.2, 0.4])
+    e0, e1 = extrapolate_excess(eta_h, 0.05 + 2 * eta_h)
+    assert (float(e0), float(e1)) == pytest.approx((0.05, 2.0))
+    boot = np.stack([0.05 + 2 * eta_h, -0.1 + eta_h, np.array([0.1, np.nan, 0.3])], axis=1)
+    e0, _ = extrapolate_excess(eta_h, boot)
+    assert e0[:2] == pytest.approx([0.05, -0.1])
+    assert np.isnan(e0[2])
+
+
+def test_discreteness_groups_are_their_data_sets(tmp_path):
+    """A discreteness cell runs one data set per group of chains: group g's L* is data set g's,
+    the chains pass every threshold, and the same seed gives the same arrays."""
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+    from paperclaims.seeds import derive_seed
+
+    params = {"process": "sgd", "lr": 0.1, "batch": 1, "c": [1.1, 1.2], "n_datasets": 3}
+    params |= {"n_data": 300, "label_noise": 1.0, "chains": 30, "max_steps": 4000}
+    params |= {"cell_seed": 5, "data_seed": 9}
+
+    def run(name):
+        out = tmp_path / name
+        simulate_discreteness(Step("escape", "escape_simulate", [], [str(out)], params, 0))
+        return read_dataset(out)
+
+    first, again = run("a.nc"), run("b.nc")
+    xr.testing.assert_equal(first.drop_attrs(), again.drop_attrs())
+    star = [Regression(300, 1, 1.0, derive_seed(9, g)).loss_star for g in range(3)]
+    assert first["dataset_loss_star"].values == pytest.approx(star)
+    assert list(first["chain_dataset"].values) == [g for g in range(3) for _ in range(10)]
+    assert np.isfinite(first["passage_time"].values).all()
+
+
+@pytest.mark.parametrize("noise", ["exact", "decoupled"])
+def test_gaussian_chain_quadrature_matches_its_simulation(noise):
+    """The excess check's reference: the Nyström mean first-passage steps of the discrete
+    Gaussian chain equal the simulated chain's (train.euler_maruyama_kernel), passage tested at
+    the steps; at η = 0.4 a passage takes a few steps, so 20000 chains are cheap."""
+    problem = Regression(2000, 1, 1.0, seed=3)
+    moments, lr, chains = problem.moments(), 0.4, 20000
+    c = np.array([1.3, 1.6])
+    passage = FirstPassage(chains, torch.as_tensor(c * problem.loss_star, dtype=torch.float64))
+    gen = generator(8)
+    run_chains(
+        start_at_minimum(problem, chains),
+        400,
+        *euler_maruyama_kernel(gen, chains, lr, 1, noise, moments),
+        100,
+        lambda trajectory, first: passage.update(problem.loss(trajectory), first),
+    )
+    steps = passage.step.numpy().astype(float)
+    assert (steps > 0).all()
+    for k, cc in enumerate(c):
+        quadrature = gaussian_chain_passage_steps(moments, lr, 1, cc, noise, 400)
+        se = steps[:, k].std() / np.sqrt(chains)
+        assert steps[:, k].mean() == pytest.approx(quadrature, abs=4 * se)
+
+
+def test_gaussian_chain_tends_to_its_sde_as_the_step_shrinks():
+    """The chain's slope excess over the continuous exact-covariance SDE (quadrature, same c)
+    shrinks toward zero with η, while at η = 0.4 it is far off: the reason the excess check's
+    reference is the chain at the same step, not the SDE."""
+    problem = Regression(10000, 1, 1.0, seed=2)
+    moments, c = problem.moments(), np.array([1.2, 1.4, 1.6, 1.8])
+
+    def excess(lr):
+        chain = [gaussian_chain_passage_steps(moments, lr, 1, cc, "exact", 200) for cc in c]
+        sde = sde_passage_time(c, lr, 1, 1, "exact")
+        return log_log_slope(c, np.array(chain)) / log_log_slope(c, sde) - 1
+
+    small, large = excess(0.025), excess(0.4)
+    assert abs(small) < 0.05
+    assert large < -0.1
+
+
+def test_cosine_landscape_is_translated_not_scaled():
+    """The cosine data set: the minibatch gradient's four per-sample coefficients give ∇L
+    exactly; θ* and h* by Newton; σ moves L* (≈ σ²/2) and leaves L − L* nearly unchanged, which
+    a scaled landscape would not."""
+    low, high = CosineRegression(20000, 0.8, 5), CosineRegression(20000, 1.25, 5)
+    for problem in (low, high):
+        theta = np.linspace(-3, 3, 7)
+        coef = problem.coef.numpy().mean(0)
+        grad = (
+            np.sin(2 * theta) * coef[0]
+            + np.cos(2 * theta) * coef[1]
+            + np.sin(theta) * coef[2]
+            - np.cos(theta) * coef[3]
+        )
+        eps = 1e-6
+        numeric = (problem.loss_np(theta + eps) - problem.loss_np(theta - eps)) / (2 * eps)
+        assert grad == pytest.approx(numeric, abs=1e-7)
+        assert problem.grad_np(problem.theta_star) == pytest.approx(0.0, abs=1e-12)
+        assert problem.hessian == pytest.approx(1.0, abs=0.05)
+        torch_loss = problem.loss(torch.tensor([[problem.theta_star]], dtype=torch.float64))
+        assert float(torch_loss[0]) == pytest.approx(problem.loss_star, rel=1e-12)
+    assert low.loss_star == pytest.approx(0.8**2 / 2, rel=0.05)
+    assert high.loss_star == pytest.approx(1.25**2 / 2, rel=0.05)
+    psi = np.linspace(0.1, 2.0, 20)
+    shape_low = low.loss_np(low.theta_star + psi) - low.loss_star
+    shape_high = high.loss_np(high.theta_star + psi) - high.loss_star
+    assert shape_high == pytest.approx(shape_low, rel=0.05)
+    assert shape_high == pytest.approx(1 - np.cos(psi), rel=0.05)
+
+
+def test_cosine_sde_reduces_to_the_quadratic_one_near_the_minimum():
+    """For L* → 0 the thresholds c L* sit where 1 − cos ψ ≈ ψ²/2: the cosine landscape's SDE
+    passage times equal the linear regression's (h = 1, d = 1) by quadrature; the constant-noise
+    version collapses on ΔL whatever L*."""
+    c = np.array([1.2, 1.5, 1.8])
+    cosine = cosine_sde_passage_time(c, 1e-4, 1.0, 0.1, 1)
+    quadratic = sde_passage_time(c, 0.1, 1, 1, "decoupled")
+    assert cosine == pytest.approx(quadratic, rel=1e-3)
+    delta = 0.2
+    one = cosine_sde_passage_time(np.array([1 + delta / 0.3]), 0.3, 1.0, 0.1, 1, noise_loss=0.5)
+    two = cosine_sde_passage_time(np.array([1 + delta / 0.8]), 0.8, 1.0, 0.1, 1, noise_loss=0.5)
+    assert one == pytest.approx(two, rel=1e-9)
+
+
+def test_cosine_cells_are_deterministic_and_pass(tmp_path):
+    """A cosine cell (SGD, then the Langevin control): the same seed gives the same arrays, the
+    chains pass every threshold, and the thresholds are c L* or L* + ΔL of the cell's data set."""
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+
+    base = {"lr": 0.1, "batch": 1, "n_data": 500, "label_noise": 1.0, "chains": 40}
+    base |= {"max_steps": 20000, "cell_seed": 3, "data_seed": 4}
+    cells = {
+        "sgd": {"process": "sgd", "c": [1.2, 1.5]},
+        "langevin": {
+            "process": "langevin",
+            "delta_loss": [0.1, 0.2],
+            "langevin_reference_loss": 0.5,
+        },
+    }
+    for name, extra in cells.items():
+
+        def run(tag, extra=extra, name=name):
+            out = tmp_path / f"{name}{tag}.nc"
+            step = Step("escape", "escape_simulate_cosine", [], [str(out)], base | extra, 0)
+            simulate_cosine(step)
+            return read_dataset(out)
+
+        first, again = run("a"), run("b")
+        xr.testing.assert_equal(first.drop_attrs(), again.drop_attrs())
+        assert np.isfinite(first["passage_time"].values).all()
+        loss_star = CosineRegression(500, 1.0, 4).loss_star
+        assert first.attrs["loss_star"] == pytest.approx(loss_star)
+        if name == "sgd":
+            assert first["c"].values == pytest.approx([1.2, 1.5])
+        else:
+            assert first["delta_loss"].values == pytest.approx([0.1, 0.2])
+        # a higher threshold takes longer, chain by chain
+        times = first["passage_time"].values
+        assert (times[:, 1] >= times[:, 0]).all()
+
+
+def test_tail_weight_fit_tells_a_power_law_from_a_gaussian():
+    """ω̂ = 1/ν̂ of t_21 samples (the paper's law at B = 1, η = 0.1) is near 1/21 with an interval
+    about as wide as the power calculation says; a Gaussian gives ω̂ = 0."""
+    from paperclaims.sgd import bootstrap_weights
+
+    rng = np.random.default_rng(0)
+    weights = bootstrap_weights(500, 400, 1)
+    v = rng.standard_t(21, (500, 40)) / np.sqrt(21)
+    omega, boot = tail_weight_fit(1 + v * v, 4 / 21, weights)
+    low, high = np.quantile(boot, [0.025, 0.975])
+    assert low < 1 / 21 < high
+    half = 1.96 * tail_weight_sd(21, v.size)
+    assert (high - low) / 2 == pytest.approx(half, rel=0.35)
+    gauss = 0.3 * rng.standard_normal((500, 40))
+    omega, boot = tail_weight_fit(1 + gauss**2, 4 / 21, weights)
+    assert omega < 0.1 / 21 and np.quantile(boot, 0.975) < 0.5 / 21
+
+
 def test_same_seed_same_arrays():
     def run():
         problem = Regression(500, 2, 1.0, seed=11)
@@ -260,8 +468,30 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
                 "langevin_reference_loss": 0.5,
             },
         ),
+        (
+            simulate_discreteness,
+            {
+                "process": "sgd",
+                "lr": 0.2,
+                "batch": 2,
+                "c": [1.5, 3.0],
+                "n_datasets": 4,
+                "data_seed": 3,
+            },
+        ),
+        (
+            simulate_discreteness,
+            {
+                "process": "em_exact",
+                "lr": 0.1,
+                "batch": 1,
+                "c": [1.5, 3.0],
+                "n_datasets": 4,
+                "data_seed": 3,
+            },
+        ),
     ],
-    ids=["stationary", "first_passage_sgd", "first_passage_langevin"],
+    ids=["stationary", "first_passage_sgd", "first_passage_langevin", "discreteness_sgd", "em"],
 )
 def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
     simulate, params, tmp_path, monkeypatch, caplog, device
@@ -294,3 +524,36 @@ def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
     )
     assert f"at step {last_save}" in caplog.text, "the rerun did not resume from the checkpoint"
     xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())
+
+
+def test_fixed_batch_cells_share_the_b_sweep_cells_data_and_thresholds():
+    """The excess check joins the B sweep's B = 1 cell (η = 0.1) to the fixed-B cells (η = 0.2,
+    0.4): they must draw the same data sets and thresholds, differ in their chains' seeds, and
+    run the same horizon in t = η k."""
+    import yaml
+    from paperclaims.claims.escape.claim import CLAIM
+    from paperclaims.config import validate_config
+    from paperclaims.registry import step_args
+
+    root = Path(__file__).resolve().parents[1]
+    config = validate_config(
+        yaml.safe_load((root / "config/config.yaml").read_text()),
+        root / "workflow/schemas/config.schema.yaml",
+    )["escape"]
+    steps = {s.name: s for s in CLAIM.train}
+    sweep = step_args(
+        CLAIM, steps["simulate_discreteness"], config, 1, {"process": "sgd", "batch": "1"}
+    )
+    fixed = step_args(
+        CLAIM,
+        steps["simulate_discreteness_fixed_batch"],
+        config,
+        1,
+        {"process": "sgd", "lr": "0.2"},
+    )
+    assert sweep["batch"] == fixed["batch"] == config["discreteness"]["fixed_batch"] == 1
+    assert sweep["lr"] == pytest.approx(0.1) and fixed["lr"] == pytest.approx(0.2)
+    for name in ("data_seed", "c", "chains", "n_datasets", "label_noise", "n_data"):
+        assert sweep[name] == fixed[name], name
+    assert sweep["cell_seed"] != fixed["cell_seed"]
+    assert sweep["max_steps"] * sweep["lr"] == pytest.approx(fixed["max_steps"] * fixed["lr"])

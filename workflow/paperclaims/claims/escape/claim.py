@@ -2,12 +2,14 @@
 
 SGD's noise ∝ loss gives a power-law stationary law P ∝ L^(−φ) and escape times set by the loss
 ratio. Simulate (one job per sweep cell, all chains of a cell as one float64 tensor): the stationary
-law per (η, B), the first passage per d, the ratio test per (process, σ_y), and the noise ∝ loss
+law per (η, B), the first passage per d, the ratio test per (process, σ_y) on the scaled and on the
+translated (cosine) landscape, the discreteness cells, and the noise ∝ loss
 MLP (one job). Torch-free: the Snakefile imports it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from paperclaims.config import some_value
@@ -63,6 +65,23 @@ class StationaryParams:
 
 
 @dataclass(frozen=True)
+class StationaryLangevinParams:
+    """The φ tail test's control: constant-noise Langevin chains (Gaussian stationary law, no
+    tail) with the variance scale of the same (η, B) cell, on the same settings."""
+
+    lr: float = wildcard()
+    batch: int = wildcard()
+    process: str = computed(lambda c, wc: "langevin")
+    cell_seed: int = seed("stationary_langevin", "{lr}", "{batch}")
+    n_data: int
+    label_noise: float
+    chains: int
+    burn_in: int
+    n_samples: int
+    thin: int
+
+
+@dataclass(frozen=True)
 class FirstPassageParams:
     process: str = computed(lambda c, wc: "sgd")
     dim: int = wildcard()
@@ -100,6 +119,84 @@ class RatioParams:
     n_data: int = key("first_passage.n_data")
 
 
+# The cosine cells' thresholds, by process, as for the ratio cells (claim issue 15).
+def _cosine_threshold(name: str):
+    def value(config: dict, wildcards: dict):
+        keys = RATIO_THRESHOLDS[wildcards["process"]]
+        return config["cosine"][keys[name]] if name in keys else OMIT
+
+    return value
+
+
+@dataclass(frozen=True)
+class CosineParams:
+    """Ratio, not difference, on the translated cosine landscape (L* moves, the shape 1 − cos θ
+    stays): SGD and its constant-noise Langevin control, one cell per (process, σ)."""
+
+    process: str = wildcard()
+    label_noise: float = computed(lambda c, wc: float(wc["noise"]))
+    cell_seed: int = seed("cosine", "{process}", "{noise}")
+    # one data set (inputs and ε) for every cosine cell: labels x₁ + σ ε
+    data_seed: int = seed("cosine", "data")
+    c: list = computed(_cosine_threshold("c"), reads=("cosine.c",))
+    delta_loss: list = computed(
+        _cosine_threshold("delta_loss"), reads=("cosine.langevin_delta_loss",)
+    )
+    langevin_reference_loss: float = computed(
+        _cosine_threshold("langevin_reference_loss"), reads=("cosine.langevin_reference_loss",)
+    )
+    chains: int
+    max_steps: int
+    n_data: int
+    lr: float = key("first_passage.lr")
+    batch: int = key("first_passage.batch")
+
+
+def _discreteness_lr(config: dict, wildcards: dict) -> float:
+    """η = B / (B/(ηh*)) at h* = 1: the sweep holds B/(ηh*) fixed and raises ηh* with B."""
+    return int(wildcards["batch"]) / config["discreteness"]["batch_over_lr"]
+
+
+@dataclass(frozen=True)
+class DiscretenessParams:
+    process: str = wildcard()
+    batch: int = wildcard()
+    lr: float = computed(_discreteness_lr, reads=("discreteness.batch_over_lr",))
+    cell_seed: int = seed("discreteness", "{process}", "{batch}")
+    # one data set for every cell: the same landscape at every ηh*
+    data_seed: int = seed("discreteness", "data")
+    max_steps: int = computed(
+        lambda c, wc: math.ceil(c["discreteness"]["horizon"] / _discreteness_lr(c, wc)),
+        reads=("discreteness.horizon", "discreteness.batch_over_lr"),
+    )
+    c: list
+    chains: int
+    n_datasets: int
+    label_noise: float = key("first_passage.label_noise")
+    n_data: int = key("first_passage.n_data")
+
+
+@dataclass(frozen=True)
+class DiscretenessFixedBatchParams:
+    """The discrete-time excess check's further cells: B held (``fixed_batch``), η varied, the
+    same thresholds c, data sets and horizon as the B sweep's cells."""
+
+    process: str = wildcard()
+    lr: float = wildcard()
+    batch: int = key("discreteness.fixed_batch")
+    cell_seed: int = seed("discreteness_fixed_batch", "{process}", "{lr}")
+    data_seed: int = seed("discreteness", "data")
+    max_steps: int = computed(
+        lambda c, wc: math.ceil(c["discreteness"]["horizon"] / float(wc["lr"])),
+        reads=("discreteness.horizon",),
+    )
+    c: list = key("discreteness.c")
+    chains: int = key("discreteness.chains")
+    n_datasets: int = key("discreteness.n_datasets")
+    label_noise: float = key("first_passage.label_noise")
+    n_data: int = key("first_passage.n_data")
+
+
 @dataclass(frozen=True)
 class NoiseParams:
     cell_seed: int = seed("noise")
@@ -114,6 +211,11 @@ class NoiseParams:
 
 @dataclass(frozen=True)
 class MeasureParams:
+    fixed_batch: int = key("discreteness.fixed_batch")
+    # the discreteness cells' data sets, rebuilt for the Gaussian chain's quadrature reference
+    data_seed: int = seed("discreteness", "data")
+    n_datasets: int = key("discreteness.n_datasets")
+    label_noise: float = key("first_passage.label_noise")
     lr: float = key("first_passage.lr")
     batch: int = key("first_passage.batch")
     n_data: int = key("first_passage.n_data")
@@ -142,6 +244,28 @@ CLAIM = Claim(
                 Sweep.of("batch", "[0-9]+", "stationary.batch"),
             ),
             measured_as="stationary",
+        ),
+        TrainStep(
+            name="simulate_stationary_langevin",
+            function="train:simulate_stationary",
+            output="runs/stationary_langevin/lr{lr}_B{batch}.nc",
+            params=StationaryLangevinParams,
+            section="stationary",
+            sweep=(
+                Sweep(
+                    "lr",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{lr:g}" for lr in c["stationary"]["lr"]],
+                    reads=("stationary.lr",),
+                ),
+                Sweep(
+                    "batch",
+                    "[0-9]+",
+                    lambda c: c["stationary"]["batch"],
+                    reads=("stationary.batch",),
+                ),
+            ),
+            measured_as="stationary_langevin",
         ),
         TrainStep(
             name="simulate_first_passage",
@@ -174,6 +298,60 @@ CLAIM = Claim(
             runtime=60,
         ),
         TrainStep(
+            name="simulate_cosine",
+            function="cosine:simulate_cosine",
+            output="runs/cosine/{process}_noise{noise}.nc",
+            params=CosineParams,
+            section="cosine",
+            sweep=(
+                Sweep("process", "sgd|langevin", lambda c: ["sgd", "langevin"]),
+                Sweep(
+                    "noise",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{s:g}" for s in c["cosine"]["label_noise"]],
+                    reads=("cosine.label_noise",),
+                ),
+            ),
+            measured_as="cosine",
+            runtime=60,
+        ),
+        TrainStep(
+            name="simulate_discreteness",
+            function="train:simulate_discreteness",
+            output="runs/discreteness/{process}_B{batch}.nc",
+            params=DiscretenessParams,
+            section="discreteness",
+            sweep=(
+                Sweep("process", "sgd|em|em_exact", lambda c: ["sgd", "em", "em_exact"]),
+                Sweep(
+                    "batch",
+                    "[0-9]+",
+                    lambda c: c["discreteness"]["batch"],
+                    reads=("discreteness.batch",),
+                ),
+            ),
+            measured_as="discreteness",
+            runtime=60,
+        ),
+        TrainStep(
+            name="simulate_discreteness_fixed_batch",
+            function="train:simulate_discreteness",
+            output="runs/discreteness_fixed_batch/{process}_lr{lr}.nc",
+            params=DiscretenessFixedBatchParams,
+            section="discreteness",
+            sweep=(
+                Sweep("process", "sgd|em|em_exact", lambda c: ["sgd", "em", "em_exact"]),
+                Sweep(
+                    "lr",
+                    "[0-9.e+-]+",
+                    lambda c: [f"{lr:g}" for lr in c["discreteness"]["fixed_batch_lr"]],
+                    reads=("discreteness.fixed_batch_lr",),
+                ),
+            ),
+            measured_as="discreteness_fixed_batch",
+            runtime=60,
+        ),
+        TrainStep(
             name="train_noise",
             function="train:train_noise",
             output="runs/noise.nc",
@@ -191,6 +369,8 @@ CLAIM = Claim(
         "stationary_tails",
         "first_passage",
         "ratio_not_difference",
+        "cosine_ratio_not_difference",
+        "discrete_excess",
         "noise_vs_loss",
     ),
     required_cells=(

@@ -30,6 +30,8 @@ from paperclaims.sgd import (
 )
 
 DTYPE = torch.float64
+# Euler–Maruyama processes of the discreteness sweep, by name: the noise law each simulates
+EULER_MARUYAMA = {"em": "decoupled", "em_exact": "exact"}
 
 
 # ---------------------------------------------------------------- the landscape
@@ -108,6 +110,53 @@ class Regression:
         a_t = a.T.contiguous()
         return next_chunk, lambda theta, b, *, out: torch.addmm(b, theta, a_t, out=out)
 
+    def euler_maruyama(self, gen, chains: int, lr: float, batch: int, noise: str):
+        """The SDE dθ = −∇L dt + √(η Σ(θ)) dW of the paper, Euler–Maruyama with step dt = η (d = 1):
+        θ ← θ − η H (θ − θ*) + η √(Σ(θ)) ξ, ξ ~ N(0, 1), Gaussian noise at every step.
+
+        ``noise="decoupled"``: the paper's Σ = 2 L(θ) H / B; ``"exact"``: the data's exact
+        per-sample gradient variance Var_μ[x_μ(x_μ θ − y_μ)] / B (from the data's moments), the
+        noise shape of minibatch SGD on Gaussian inputs, whose continuum limit is not the paper's."""
+        if self.dim != 1:
+            raise ValueError("euler_maruyama: d = 1 only")
+        return euler_maruyama_kernel(gen, chains, lr, batch, noise, self.moments())
+
+    def moments(self) -> dict[str, float]:
+        """d = 1: the data's moments that fix L(θ) and the per-sample gradient variance."""
+        x, y = self.x[:, 0], self.y
+        return {
+            "h": float(self.hessian[0, 0]),
+            "theta_star": float(self.theta_star[0]),
+            "loss_star": self.loss_star,
+            "m4": float((x**4).mean()),
+            "m3y": float((x**3 * y).mean()),
+            "m2yy": float((x * x * y * y).mean()),
+            "mxy": float((x * y).mean()),
+        }
+
+
+def euler_maruyama_kernel(gen, chains: int, lr: float, batch: int, noise: str, moments: dict):
+    """(next_chunk, update) of Euler–Maruyama in d = 1 (see ``Regression.euler_maruyama``); the
+    moments are numbers or per-chain (chains, 1) tensors (one data set per group of chains)."""
+    h, theta_star, loss_star = moments["h"], moments["theta_star"], moments["loss_star"]
+    m4, m3y, m2yy, mxy = moments["m4"], moments["m3y"], moments["m2yy"], moments["mxy"]
+
+    def variance(theta):
+        if noise == "decoupled":
+            u = theta - theta_star
+            return 2 * (loss_star + h * u * u / 2) * h
+        mean = h * theta - mxy
+        return (m4 * theta * theta - 2 * m3y * theta + m2yy - mean * mean).clamp_min(0)
+
+    def next_chunk(k):
+        return (torch.randn(k, chains, 1, generator=gen, dtype=DTYPE, device=gen.device),)
+
+    def update(theta, xi, *, out):
+        step = lr * (variance(theta) / batch).sqrt() * xi - lr * h * (theta - theta_star)
+        return torch.add(theta, step, out=out)
+
+    return next_chunk, update
+
 
 def start_at_minimum(problem: Regression, chains: int) -> torch.Tensor:
     return problem.theta_star.expand(chains, problem.dim).clone()
@@ -131,11 +180,15 @@ def simulate_stationary(step) -> None:
             samples[:, cols] = (problem.loss(trajectory[rows]) / problem.loss_star).T.cpu().numpy()
         return False
 
+    if p.get("process", "sgd") == "sgd":
+        kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
+    else:  # the tail test's control: noise frozen at the decoupled SGD noise of L*
+        kernel = problem.langevin(gen, chains, p["lr"], p["batch"], problem.loss_star)
     run_chains(
         start_at_minimum(problem, chains),
         int(sample_steps[-1]),
-        *problem.sgd(gen, chains, p["lr"], p["batch"]),
-        chunk_length(chains, p["batch"] * 2 + 2),
+        *kernel,
+        chunk_length(chains, p["batch"] * 2 + 4),
         record,
         checkpoint=step.checkpoint(),
         gen=gen,
@@ -152,6 +205,7 @@ def simulate_stationary(step) -> None:
             "batch": p["batch"],
             "loss_star": problem.loss_star,
             "hessian": float(problem.hessian[0, 0]),
+            "process": p.get("process", "sgd"),
         },
     )
     step.write(ds, step.output[0])
@@ -216,6 +270,104 @@ def simulate_first_passage(step) -> None:
             "label_noise": p["label_noise"],
             "loss_star": problem.loss_star,
             "horizon": p["max_steps"] * p["lr"],
+            "lr": p["lr"],
+            "batch": p["batch"],
+            "hessian": float(problem.hessian[0, 0]) if p["dim"] == 1 else float("nan"),
+        },
+    )
+    step.write(ds, step.output[0])
+
+
+# ---------------------------------------------------------------- simulate: discreteness
+def simulate_discreteness(step) -> None:
+    """One (process, B) cell of the discrete-time excess (d = 1): first passages L > c L* of SGD
+    or of an Euler–Maruyama SDE, on ``n_datasets`` data sets at once (a group of chains each), so
+    the measure can resample data sets: the escape rate at B = 1 depends on the data set's rare
+    large inputs, a spread the chains of one data set do not show. Every cell draws the same data
+    sets (``data_seed``); data set g is ``Regression(..., derive_seed(data_seed, g))``."""
+    p = step.params
+    groups, chains = p["n_datasets"], p["chains"]
+    if chains % groups:
+        raise ValueError(f"discreteness: chains {chains} not a multiple of n_datasets {groups}")
+    gen = generator(p["cell_seed"], step.device)
+    problems = [
+        Regression(p["n_data"], 1, p["label_noise"], derive_seed(p["data_seed"], g), step.device)
+        for g in range(groups)  # the data sets are built once; the chains run as one tensor
+    ]
+    group = torch.arange(chains, device=step.device) // (chains // groups)
+    moments = {
+        k: torch.tensor([q.moments()[k] for q in problems], dtype=DTYPE, device=step.device)[
+            group
+        ].unsqueeze(1)
+        for k in problems[0].moments()
+    }
+    lr, batch, n = p["lr"], p["batch"], p["n_data"]
+    c = np.asarray(p["c"], dtype=float)
+    thresholds = moments["loss_star"] * torch.as_tensor(c, dtype=DTYPE, device=step.device)
+    passage = FirstPassage(chains, thresholds[0])
+    passage.thresholds = thresholds  # (chains, thresholds): each chain against its data set's L*
+
+    def loss(theta):
+        u = theta - moments["theta_star"]
+        return (moments["loss_star"] + moments["h"] * u * u / 2)[..., 0]
+
+    if p["process"] == "sgd":
+        x = torch.stack([q.x[:, 0] for q in problems])
+        y = torch.stack([q.y for q in problems])
+        x2, xy = (x * x).reshape(-1), (x * y).reshape(-1)
+        offset = (group * n).view(1, chains, 1)
+
+        def next_chunk(k):
+            idx = torch.randint(n, (k, chains, batch), generator=gen, device=gen.device) + offset
+            return (
+                1 - (lr / batch) * x2[idx].sum(-1, keepdim=True),
+                (lr / batch) * xy[idx].sum(-1, keepdim=True),
+            )
+
+        kernel, width = (next_chunk, affine_update), 3 * batch + 4
+    else:
+        noise = EULER_MARUYAMA[p["process"]]
+        kernel, width = euler_maruyama_kernel(gen, chains, lr, batch, noise, moments), 6
+    run_chains(
+        moments["theta_star"].clone(),
+        p["max_steps"],
+        *kernel,
+        chunk_length(chains, width),
+        lambda trajectory, first: passage.update(loss(trajectory), first),
+        checkpoint=step.checkpoint(),
+        gen=gen,
+        observed={"passage_step": passage.step},
+    )
+    steps = passage.step.cpu().numpy().astype(float)
+    loss_star = np.array([q.loss_star for q in problems])
+    hessian = np.array([float(q.hessian[0, 0]) for q in problems])
+    ds = xr.Dataset(
+        {
+            "passage_time": (
+                ("chain", "threshold"),
+                np.where(steps > 0, steps * lr, np.nan),
+                {"units": "η × iterations (NaN: not passed by the horizon)"},
+            ),
+            "dataset_loss_star": ("dataset", loss_star),
+            "dataset_hessian": ("dataset", hessian),
+        },
+        coords={
+            "chain": np.arange(chains),
+            "chain_dataset": ("chain", group.cpu().numpy()),
+            "dataset": np.arange(groups),
+            "threshold": np.arange(len(c)),
+            "c": ("threshold", c, {"units": "L / L*"}),
+            "delta_loss": ("threshold", (c - 1) * loss_star.mean(), {"units": "L − L* (mean L*)"}),
+        },
+        attrs={
+            "process": p["process"],
+            "dim": 1,
+            "label_noise": p["label_noise"],
+            "loss_star": float(loss_star.mean()),
+            "horizon": p["max_steps"] * lr,
+            "lr": lr,
+            "batch": batch,
+            "hessian": float(hessian.mean()),
         },
     )
     step.write(ds, step.output[0])
