@@ -556,7 +556,7 @@ def run(
     previous = get_num_threads()
     set_num_threads(max(1, min(threads or previous, numba_config.NUMBA_NUM_THREADS)))
     try:
-        progress = Progress("fused_chains", steps, start=done)
+        progress = Progress("run_chains", steps, start=done)  # the chain loop, as the torch one
         while done < steps:
             k = min(chunk, steps - done)
             chains.advance(theta, done, k, keys, mode, thresholds, passage, sample_steps, samples)
