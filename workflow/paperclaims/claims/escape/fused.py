@@ -438,9 +438,9 @@ _LOOPS = {  # (process, d = 1?) → (serial, parallel)
 class Chains:
     """One cell's chains for the fused loop: the process and its arrays, float64 throughout.
 
-    Build with ``sgd``, ``langevin`` or ``euler_maruyama``; ``loss`` gives the observable's
-    landscape per data set: L*_g (G,), θ*_g (G, d), H_g (G, d, d), with ``group`` (C,) the data
-    set of each chain (all 0 for one data set)."""
+    Build with ``sgd``, ``langevin`` or ``euler_maruyama``. The observable's landscape per data
+    set g: ``loss_star`` L*_g (G,), ``theta_star`` θ*_g (G, d), ``hess`` H_g (G, d, d), with
+    ``group`` (C,) the data set of each chain (all 0 for one data set)."""
 
     def __init__(self, process, chains, dim, lr, batch, group, loss_star, theta_star, hess):
         self.process, self.chains, self.dim = process, int(chains), int(dim)
