@@ -504,10 +504,10 @@ class Chains:
                     self.theta_star, self.hess)  # fmt: skip
         return (keys, self.group, self.process == EM_EXACT, self.lr, self.batch, self.moments)
 
-    def advance(self, theta, t0, k, keys, mode, thresholds, passage, sample_steps, samples):
-        """Every chain from step t0 by k steps, in parallel over chains when numba has threads."""
-        serial, parallel = _LOOPS[self.process, self.dim == 1]
-        loop = parallel if get_num_threads() > 1 else serial
+    def advance(self, theta, t0, k, keys, mode, thresholds, passage, sample_steps, samples,
+                parallel=False):  # fmt: skip
+        """Every chain from step t0 by k steps; ``parallel``: over chains on numba's threads."""
+        loop = _LOOPS[self.process, self.dim == 1][bool(parallel)]
         loop(theta, t0, k, self.args(keys), (mode, thresholds, passage, sample_steps, samples))
 
 
@@ -523,14 +523,16 @@ def run(
     sample_steps: np.ndarray | None = None,
     samples: np.ndarray | None = None,
     checkpoint=None,
-    threads: int | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
     """Advance ``theta`` (C, d) for ``steps`` steps, ``chunk`` steps per compiled call, and fill
     either ``passage`` (C, T) int64 (first step with L > ``thresholds`` (C, T), −1 until then;
     stops early once every chain passed every threshold) or ``samples`` (C, S) (L / L* at
     ``sample_steps``), both in place. With ``checkpoint``, θ, the step and the filled array are
     saved between chunks at its intervals; a rerun resumes from them with identical results (the
-    draws depend on the step, not on the state of a generator). Returns the final θ."""
+    draws depend on the step, not on the state of a generator). ``threads`` > 1 runs the chains
+    in parallel on numba's threads (the same arrays: each chain's draws are its own). Returns
+    the final θ."""
     c = chains.chains
     theta = np.array(theta, dtype=np.float64).reshape(c, chains.dim)
     first_passage = passage is not None
@@ -553,13 +555,21 @@ def run(
         else:
             theta, done = np.array(state["theta"], dtype=np.float64), int(state["step"])
             observed[...] = state["observed"][name]
-    previous = get_num_threads()
-    set_num_threads(max(1, min(threads or previous, numba_config.NUMBA_NUM_THREADS)))
+    # one thread (train jobs): the serial loop, numba's thread pool never started (starting
+    # it would also change torch's thread count through the shared OpenMP runtime)
+    parallel = min(int(threads or 1), numba_config.NUMBA_NUM_THREADS) > 1
+    if parallel:
+        import torch
+
+        previous = (get_num_threads(), torch.get_num_threads())
+        set_num_threads(min(int(threads), numba_config.NUMBA_NUM_THREADS))
     try:
         progress = Progress("run_chains", steps, start=done)  # the chain loop, as the torch one
         while done < steps:
             k = min(chunk, steps - done)
-            chains.advance(theta, done, k, keys, mode, thresholds, passage, sample_steps, samples)
+            chains.advance(
+                theta, done, k, keys, mode, thresholds, passage, sample_steps, samples, parallel
+            )
             done += k
             progress.update(done)
             if first_passage and (passage >= 0).all():
@@ -575,7 +585,9 @@ def run(
                 )
         progress.finish()
     finally:
-        set_num_threads(previous)
+        if parallel:
+            set_num_threads(previous[0])
+            torch.set_num_threads(previous[1])
     return theta
 
 
