@@ -185,17 +185,19 @@ def _chain_sgd1(i, theta, t0, k, k0, k1, off, x2, xy, n, scale, batch, ls, ts, h
     theta[i, 0] = th
 
 
-@njit(cache=True)
-def _quadratic(th, g, theta_star, hess):
-    """(θ − θ*_g)ᵀ H_g (θ − θ*_g)."""
+@njit(cache=True, inline="always")
+def _quadratic(th, g, theta_star, hess, u):
+    """(θ − θ*_g)ᵀ H_g (θ − θ*_g), H symmetric (its upper triangle); ``u`` scratch (d,)."""
     dim = th.shape[0]
+    for a in range(dim):
+        u[a] = th[a] - theta_star[g, a]
     q = 0.0
     for a in range(dim):
-        acc = 0.0
-        for b in range(dim):
-            acc += hess[g, a, b] * (th[b] - theta_star[g, b])
-        q += (th[a] - theta_star[g, a]) * acc
-    return q
+        acc = 0.5 * hess[g, a, a] * u[a]
+        for b in range(a + 1, dim):
+            acc += hess[g, a, b] * u[b]
+        q += u[a] * acc
+    return 2 * q
 
 
 @njit(cache=True)
@@ -207,13 +209,14 @@ def _chain_sgdn(i, theta, t0, k, k0, k1, g, off, data_x, data_y, n, scale, batch
         return
     dim = theta.shape[1]
     th = theta[i].copy()
-    grad = np.empty(dim)
+    grad, u = np.empty(dim), np.empty(dim)
     word = t0 * batch
     block = word >> 2
     r = _block(block, 0, k0, k1)
     for s in range(k):
         t = t0 + s + 1
-        grad[:] = 0.0
+        for a in range(dim):
+            grad[a] = 0.0
         for _ in range(batch):
             idx, block, r = _index(word, block, r, k0, k1, n, off)
             word += 1
@@ -224,7 +227,7 @@ def _chain_sgdn(i, theta, t0, k, k0, k1, g, off, data_x, data_y, n, scale, batch
                 grad[a] += data_x[idx, a] * res
         for a in range(dim):
             th[a] -= scale * grad[a]
-        loss = ls + _quadratic(th, g, theta_star, hess) / 2
+        loss = ls + _quadratic(th, g, theta_star, hess, u) / 2
         if mode == FIRST_PASSAGE:
             if loss > nxt:
                 nxt, left = _passed(i, t, loss, thresholds, passage)
@@ -245,7 +248,7 @@ def _chain_langevin(i, theta, t0, k, k0, k1, mat_a, drift, chol, lr, ls, theta_s
         return
     dim = theta.shape[1]
     th = theta[i].copy()
-    new = np.empty(dim)
+    new, u = np.empty(dim), np.empty(dim)
     normal = t0 * dim
     z = _normal_pair(normal >> 1, k0, k1)
     a00, d0, l00 = mat_a[0, 0], drift[0], chol[0, 0]
@@ -259,10 +262,11 @@ def _chain_langevin(i, theta, t0, k, k0, k1, mat_a, drift, chol, lr, ls, theta_s
             xi = z[normal & 1]
             normal += 1
             x0 = (d0 + lr * (xi * l00)) + a00 * x0
-            u = x0 - ts
-            loss = ls + hh * u * u / 2
+            du = x0 - ts
+            loss = ls + hh * du * du / 2
         else:
-            new[:] = drift
+            for a in range(dim):
+                new[a] = drift[a]
             for j in range(dim):
                 if (normal & 1) == 0:
                     z = _normal_pair(normal >> 1, k0, k1)
@@ -275,8 +279,9 @@ def _chain_langevin(i, theta, t0, k, k0, k1, mat_a, drift, chol, lr, ls, theta_s
                 for b in range(dim):
                     acc += mat_a[a, b] * th[b]
                 new[a] = acc
-            th[:] = new
-            loss = ls + _quadratic(th, 0, theta_star, hess) / 2
+            for a in range(dim):
+                th[a] = new[a]
+            loss = ls + _quadratic(th, 0, theta_star, hess, u) / 2
         if mode == FIRST_PASSAGE:
             if loss > nxt:
                 nxt, left = _passed(i, t, loss, thresholds, passage)
