@@ -158,6 +158,12 @@ def euler_maruyama_kernel(gen, chains: int, lr: float, batch: int, noise: str, m
     return next_chunk, update
 
 
+def fused_kernel(step) -> bool:
+    """CPU runs advance the chains with the fused numba kernel (fused.py, its own counter-based
+    draws from the cell seed); other devices keep the torch kernels and ``run_chains``."""
+    return step.device.type == "cpu"
+
+
 def start_at_minimum(problem: Regression, chains: int) -> torch.Tensor:
     return problem.theta_star.expand(chains, problem.dim).clone()
 
@@ -180,20 +186,43 @@ def simulate_stationary(step) -> None:
             samples[:, cols] = (problem.loss(trajectory[rows]) / problem.loss_star).T.cpu().numpy()
         return False
 
-    if p.get("process", "sgd") == "sgd":
-        kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
-    else:  # the tail test's control: noise frozen at the decoupled SGD noise of L*
-        kernel = problem.langevin(gen, chains, p["lr"], p["batch"], problem.loss_star)
-    run_chains(
-        start_at_minimum(problem, chains),
-        int(sample_steps[-1]),
-        *kernel,
-        chunk_length(chains, p["batch"] * 2 + 4),
-        record,
-        checkpoint=step.checkpoint(),
-        gen=gen,
-        observed={"samples": samples},
-    )
+    sgd = p.get("process", "sgd") == "sgd"
+    chunk = chunk_length(chains, p["batch"] * 2 + 4)
+    if fused_kernel(step):
+        from paperclaims.claims.escape import fused
+
+        if sgd:
+            fused_chains = fused.regression_sgd(problem, chains, p["lr"], p["batch"])
+        else:
+            fused_chains = fused.regression_langevin(
+                problem, chains, p["lr"], p["batch"], problem.loss_star
+            )
+        fused.run(
+            fused_chains,
+            start_at_minimum(problem, chains).numpy(),
+            int(sample_steps[-1]),
+            chunk,
+            fused.chain_keys(p["cell_seed"], chains),
+            sample_steps=sample_steps,
+            samples=samples,
+            checkpoint=step.checkpoint(),
+            threads=torch.get_num_threads(),
+        )
+    else:
+        if sgd:
+            kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
+        else:  # the tail test's control: noise frozen at the decoupled SGD noise of L*
+            kernel = problem.langevin(gen, chains, p["lr"], p["batch"], problem.loss_star)
+        run_chains(
+            start_at_minimum(problem, chains),
+            int(sample_steps[-1]),
+            *kernel,
+            chunk,
+            record,
+            checkpoint=step.checkpoint(),
+            gen=gen,
+            observed={"samples": samples},
+        )
     ds = xr.Dataset(
         {"loss_ratio": (("chain", "sample"), samples, {"units": "L / L*"})},
         coords={
@@ -234,21 +263,46 @@ def simulate_first_passage(step) -> None:
         chains, torch.as_tensor(c * problem.loss_star, dtype=DTYPE, device=step.device)
     )
     if p["process"] == "sgd":
-        kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
         width = p["batch"] * (p["dim"] + 2) + 2 * p["dim"]
     else:
-        kernel = problem.langevin(gen, chains, p["lr"], p["batch"], p["langevin_reference_loss"])
         width = 4 * p["dim"]
-    run_chains(
-        start_at_minimum(problem, chains),
-        p["max_steps"],
-        *kernel,
-        chunk_length(chains, width),
-        lambda trajectory, first: passage.update(problem.loss(trajectory), first),
-        checkpoint=step.checkpoint(),
-        gen=gen,
-        observed={"passage_step": passage.step},
-    )
+    if fused_kernel(step):
+        from paperclaims.claims.escape import fused
+
+        if p["process"] == "sgd":
+            fused_chains = fused.regression_sgd(problem, chains, p["lr"], p["batch"])
+        else:
+            fused_chains = fused.regression_langevin(
+                problem, chains, p["lr"], p["batch"], p["langevin_reference_loss"]
+            )
+        fused.run(
+            fused_chains,
+            start_at_minimum(problem, chains).numpy(),
+            p["max_steps"],
+            chunk_length(chains, width),
+            fused.chain_keys(p["cell_seed"], chains),
+            thresholds=passage.thresholds.numpy(),
+            passage=passage.step.numpy(),  # shares the tensor's memory: filled in place
+            checkpoint=step.checkpoint(),
+            threads=torch.get_num_threads(),
+        )
+    else:
+        if p["process"] == "sgd":
+            kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
+        else:
+            kernel = problem.langevin(
+                gen, chains, p["lr"], p["batch"], p["langevin_reference_loss"]
+            )
+        run_chains(
+            start_at_minimum(problem, chains),
+            p["max_steps"],
+            *kernel,
+            chunk_length(chains, width),
+            lambda trajectory, first: passage.update(problem.loss(trajectory), first),
+            checkpoint=step.checkpoint(),
+            gen=gen,
+            observed={"passage_step": passage.step},
+        )
     steps = passage.step.cpu().numpy().astype(float)
     ds = xr.Dataset(
         {
@@ -311,33 +365,57 @@ def simulate_discreteness(step) -> None:
         u = theta - moments["theta_star"]
         return (moments["loss_star"] + moments["h"] * u * u / 2)[..., 0]
 
-    if p["process"] == "sgd":
-        x = torch.stack([q.x[:, 0] for q in problems])
-        y = torch.stack([q.y for q in problems])
-        x2, xy = (x * x).reshape(-1), (x * y).reshape(-1)
-        offset = (group * n).view(1, chains, 1)
+    if fused_kernel(step):
+        from paperclaims.claims.escape import fused
 
-        def next_chunk(k):
-            idx = torch.randint(n, (k, chains, batch), generator=gen, device=gen.device) + offset
-            return (
-                1 - (lr / batch) * x2[idx].sum(-1, keepdim=True),
-                (lr / batch) * xy[idx].sum(-1, keepdim=True),
+        if p["process"] == "sgd":
+            fused_chains = fused.regression_sgd(problems, chains, lr, batch, group.numpy())
+        else:
+            fused_chains = fused.regression_euler_maruyama(
+                problems, chains, lr, batch, EULER_MARUYAMA[p["process"]], group.numpy()
             )
+        width = 3 * batch + 4 if p["process"] == "sgd" else 6
+        fused.run(
+            fused_chains,
+            moments["theta_star"].numpy(),
+            p["max_steps"],
+            chunk_length(chains, width),
+            fused.chain_keys(p["cell_seed"], chains),
+            thresholds=thresholds.numpy(),
+            passage=passage.step.numpy(),  # shares the tensor's memory: filled in place
+            checkpoint=step.checkpoint(),
+            threads=torch.get_num_threads(),
+        )
+    else:  # the torch kernels
+        if p["process"] == "sgd":
+            x = torch.stack([q.x[:, 0] for q in problems])
+            y = torch.stack([q.y for q in problems])
+            x2, xy = (x * x).reshape(-1), (x * y).reshape(-1)
+            offset = (group * n).view(1, chains, 1)
 
-        kernel, width = (next_chunk, affine_update), 3 * batch + 4
-    else:
-        noise = EULER_MARUYAMA[p["process"]]
-        kernel, width = euler_maruyama_kernel(gen, chains, lr, batch, noise, moments), 6
-    run_chains(
-        moments["theta_star"].clone(),
-        p["max_steps"],
-        *kernel,
-        chunk_length(chains, width),
-        lambda trajectory, first: passage.update(loss(trajectory), first),
-        checkpoint=step.checkpoint(),
-        gen=gen,
-        observed={"passage_step": passage.step},
-    )
+            def next_chunk(k):
+                idx = (
+                    torch.randint(n, (k, chains, batch), generator=gen, device=gen.device) + offset
+                )
+                return (
+                    1 - (lr / batch) * x2[idx].sum(-1, keepdim=True),
+                    (lr / batch) * xy[idx].sum(-1, keepdim=True),
+                )
+
+            kernel, width = (next_chunk, affine_update), 3 * batch + 4
+        else:
+            noise = EULER_MARUYAMA[p["process"]]
+            kernel, width = euler_maruyama_kernel(gen, chains, lr, batch, noise, moments), 6
+        run_chains(
+            moments["theta_star"].clone(),
+            p["max_steps"],
+            *kernel,
+            chunk_length(chains, width),
+            lambda trajectory, first: passage.update(loss(trajectory), first),
+            checkpoint=step.checkpoint(),
+            gen=gen,
+            observed={"passage_step": passage.step},
+        )
     steps = passage.step.cpu().numpy().astype(float)
     loss_star = np.array([q.loss_star for q in problems])
     hessian = np.array([float(q.hessian[0, 0]) for q in problems])
