@@ -188,8 +188,7 @@ def test_failing_job_is_reported_failed_and_retried(slurm, tmp_path):
         c
         for job_id, (c, state) in _slurm_jobs().items()
         if job_id not in before
-        if c.startswith("rule_periodic_train_extrapolation_wildcards_sin")
-        and state == "FAILED"
+        if c.startswith("rule_periodic_train_extrapolation_wildcards_sin") and state == "FAILED"
     ]
     assert len(failed) >= 2, f"expected the job and its retry to fail in SLURM, saw {failed}"
     assert not (remote / target).exists()

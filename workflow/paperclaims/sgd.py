@@ -5,6 +5,7 @@ first-passage bookkeeping over a (chains,) tensor, and the censored mean of pass
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -12,6 +13,8 @@ import torch
 
 from paperclaims.checkpoint import Checkpoint
 from paperclaims.progress import Progress
+
+log = logging.getLogger("paperclaims")
 
 
 def chunk_length(chains: int, floats_per_chain_step: int, budget: int = 1 << 22) -> int:
@@ -48,7 +51,13 @@ def run_chains(
     if checkpoint is not None:
         if gen is None:
             raise ValueError("run_chains: a checkpoint needs the generator `gen` to resume draws")
-        if (state := checkpoint.load()) is not None:
+        state = checkpoint.load()
+        if state is not None and "generator" not in state:
+            # written by the escape claim's fused CPU kernel (its own counter-based draws): a
+            # torch run cannot continue those streams, so it starts over
+            log.warning("run_chains: ignoring a checkpoint written by another kernel")
+            state = None
+        if state is not None:
             theta, done = state["theta"].to(theta.device), state["step"]  # saved on the CPU
             gen.set_state(state["generator"])
             for name, value in state["observed"].items():
