@@ -1,0 +1,97 @@
+"""A small 1-D CNN ensemble for MNIST-1D, batched across members (seeds) as one grouped conv1d.
+
+The MNIST-1D authors (Greydanus 2020, github.com/greydanus/mnist1d) report ≈ 94 % test accuracy
+for a small CNN at 4000 training samples against ≈ 68 % for an MLP; the phases claim needs a net
+that generalises, so MNIST-1D uses this CNN (digits keeps the MLP).
+
+Layout: every member's channels sit side by side on the channel axis and each conv is one
+``conv1d`` with ``groups = members``, so all members advance in one kernel call — no Python loop
+over models. ``forward`` has EnsembleMLP's interface: x (N, L) shared or (members, N, L) →
+(members, N, classes), so the shared SGD and gradient tools (paperclaims.training) apply as they are.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from paperclaims.seeds import generator
+
+
+class EnsembleCNN(nn.Module):
+    """``n_members`` independent 1-D CNNs: ``depth`` conv layers of ``channels`` channels (kernel
+    ``kernel``, stride 2, ReLU), then a linear read-out of the flattened features.
+
+    Initialization is PyTorch's default U(±1/√fan_in) for every weight and bias, drawn per member
+    from its own seed (float64, then cast), so a member is the same net whatever the ensemble size.
+    """
+
+    def __init__(
+        self,
+        length: int,
+        n_classes: int,
+        member_seeds: list[int],
+        *,
+        channels: int = 32,
+        depth: int = 3,
+        kernel: int = 5,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ):
+        super().__init__()
+        self.kernel, self.channels = kernel, channels
+        self.pad = kernel // 2
+        lengths = [length]
+        for _ in range(depth):
+            lengths.append((lengths[-1] + 2 * self.pad - kernel) // 2 + 1)
+        shapes = []  # (fan_in, weight shape, bias shape) per layer, one member
+        c_in = 1
+        for _ in range(depth):
+            shapes.append((c_in * kernel, (channels, c_in, kernel), (channels,)))
+            c_in = channels
+        shapes.append((channels * lengths[-1], (channels * lengths[-1], n_classes), (n_classes,)))
+        self.flat = channels * lengths[-1]
+        weights, biases = [[] for _ in shapes], [[] for _ in shapes]
+        for seed in member_seeds:  # initialization only: training is batched
+            gen = generator(seed)
+            for layer, (fan_in, w_shape, b_shape) in enumerate(shapes):
+                bound = 1 / math.sqrt(fan_in)
+                w = (torch.rand(w_shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+                b = (torch.rand(b_shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+                weights[layer].append(w)
+                biases[layer].append(b)
+        n = len(member_seeds)
+        # conv weights stored as (members·out, in, k) for grouped conv1d; read-out (members, F, C)
+        self.conv_w = nn.ParameterList(
+            nn.Parameter(torch.cat(w).to(device=device, dtype=dtype)) for w in weights[:-1]
+        )
+        self.conv_b = nn.ParameterList(
+            nn.Parameter(torch.cat(b).to(device=device, dtype=dtype)) for b in biases[:-1]
+        )
+        self.out_w = nn.Parameter(torch.stack(weights[-1]).to(device=device, dtype=dtype))
+        self.out_b = nn.Parameter(
+            torch.stack(biases[-1]).unsqueeze(1).to(device=device, dtype=dtype)
+        )
+        self._n = n
+
+    @property
+    def n_members(self) -> int:
+        return self._n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (members, N, L) or shared (N, L) → logits (members, N, classes)."""
+        m = self._n
+        if x.dim() == 2:
+            n, length = x.shape
+            h = x.unsqueeze(1).expand(n, m, length)  # (N, members·1, L)
+        else:
+            _, n, length = x.shape
+            h = x.transpose(0, 1)  # (N, members, L)
+        for w, b in zip(self.conv_w, self.conv_b):
+            h = F.relu(F.conv1d(h, w, b, stride=2, padding=self.pad, groups=m))
+        # (N, members·C, L') → (members, N, C·L')
+        h = h.reshape(n, m, self.flat).transpose(0, 1)
+        return torch.baddbmm(self.out_b, h, self.out_w)
