@@ -64,12 +64,13 @@ class EnsembleCNN(nn.Module):
                 weights[layer].append(w)
                 biases[layer].append(b)
         n = len(member_seeds)
-        # conv weights stored as (members·out, in, k) for grouped conv1d; read-out (members, F, C)
+        # every parameter has a leading members axis (the shared gradient tools flatten per member):
+        # conv weights (members, out, in, k), viewed as (members·out, in, k) for the grouped conv1d
         self.conv_w = nn.ParameterList(
-            nn.Parameter(torch.cat(w).to(device=device, dtype=dtype)) for w in weights[:-1]
+            nn.Parameter(torch.stack(w).to(device=device, dtype=dtype)) for w in weights[:-1]
         )
         self.conv_b = nn.ParameterList(
-            nn.Parameter(torch.cat(b).to(device=device, dtype=dtype)) for b in biases[:-1]
+            nn.Parameter(torch.stack(b).to(device=device, dtype=dtype)) for b in biases[:-1]
         )
         self.out_w = nn.Parameter(torch.stack(weights[-1]).to(device=device, dtype=dtype))
         self.out_b = nn.Parameter(
@@ -91,7 +92,9 @@ class EnsembleCNN(nn.Module):
             _, n, length = x.shape
             h = x.transpose(0, 1)  # (N, members, L)
         for w, b in zip(self.conv_w, self.conv_b):
-            h = F.relu(F.conv1d(h, w, b, stride=2, padding=self.pad, groups=m))
+            h = F.relu(
+                F.conv1d(h, w.flatten(0, 1), b.flatten(), stride=2, padding=self.pad, groups=m)
+            )
         # (N, members·C, L') → (members, N, C·L')
         h = h.reshape(n, m, self.flat).transpose(0, 1)
         return torch.baddbmm(self.out_b, h, self.out_w)
