@@ -462,3 +462,38 @@ def test_train_sgd_resumes_from_checkpoint_with_identical_weights(tmp_path, capl
     for a, b in zip(clean.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
     assert resumed_rec == clean_rec
+
+
+# ---------------------------------------------------------------- MNIST-1D CNN
+def test_cnn_members_are_independent_and_match_one_member_ensembles():
+    from paperclaims.claims.phases.cnn import EnsembleCNN
+
+    x = torch.randn(7, 40, generator=generator(0))
+    both = EnsembleCNN(40, 10, [3, 4], channels=5, depth=2)
+    for k, seed in enumerate([3, 4]):
+        alone = EnsembleCNN(40, 10, [seed], channels=5, depth=2)
+        torch.testing.assert_close(both(x)[k], alone(x)[0])
+    # a member's gradient is its own: changing member 1's labels leaves member 0's gradient alone
+    labels = torch.randint(0, 10, (2, 7), generator=generator(1))
+    other = labels.clone()
+    other[1] = (other[1] + 1) % 10
+    g0 = torch.autograd.grad(per_sample_loss(both(x), labels).mean(1).sum(), both.conv_w[0])[0]
+    g1 = torch.autograd.grad(per_sample_loss(both(x), other).mean(1).sum(), both.conv_w[0])[0]
+    torch.testing.assert_close(g0[0], g1[0])
+    assert not torch.allclose(g0[1], g1[1])
+
+
+def test_cnn_folded_order_parameters_match_the_shared_vmap_ones():
+    """The CNN's order parameters (minibatches folded into the members axis) equal the shared
+    vmap implementation's on the same net and partition."""
+    from paperclaims.claims.phases import cnn
+
+    model = cnn.EnsembleCNN(24, 4, [1, 2, 3], channels=3, depth=2, dtype=torch.float64)
+    x = torch.randn(40, 24, generator=generator(0), dtype=torch.float64)
+    labels = torch.randint(0, 4, (3, 40), generator=generator(1))
+    partition = torch.stack([torch.randperm(40, generator=generator(s)) for s in range(3)])
+    partition = partition[:, :40].reshape(3, 5, 8)
+    r, a = cnn.minibatch_order_parameters(model, x, labels, partition, chunk=2)
+    r_ref, a_ref = minibatch_order_parameters(model, x, labels, partition)
+    torch.testing.assert_close(r, r_ref)
+    torch.testing.assert_close(a, a_ref)

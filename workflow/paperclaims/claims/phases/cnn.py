@@ -82,19 +82,68 @@ class EnsembleCNN(nn.Module):
     def n_members(self) -> int:
         return self._n
 
+    def tensors(self) -> list[torch.Tensor]:
+        """The parameters in ``forward_with``'s order: conv weights, conv biases, read-out."""
+        return [*self.conv_w, *self.conv_b, self.out_w, self.out_b]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (members, N, L) or shared (N, L) → logits (members, N, classes)."""
-        m = self._n
+        return self.forward_with(self.tensors(), x)
+
+    def forward_with(self, tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """The forward pass with explicit parameters (``tensors()``'s order) of any number of
+        members (their leading axis): x (members, N, L) or shared (N, L)."""
+        depth = len(self.conv_w)
+        conv_w, conv_b = tensors[:depth], tensors[depth : 2 * depth]
+        out_w, out_b = tensors[2 * depth :]
+        m = out_w.shape[0]
         if x.dim() == 2:
             n, length = x.shape
             h = x.unsqueeze(1).expand(n, m, length)  # (N, members·1, L)
         else:
             _, n, length = x.shape
             h = x.transpose(0, 1)  # (N, members, L)
-        for w, b in zip(self.conv_w, self.conv_b):
+        for w, b in zip(conv_w, conv_b):
             h = F.relu(
                 F.conv1d(h, w.flatten(0, 1), b.flatten(), stride=2, padding=self.pad, groups=m)
             )
         # (N, members·C, L') → (members, N, C·L')
         h = h.reshape(n, m, self.flat).transpose(0, 1)
-        return torch.baddbmm(self.out_b, h, self.out_w)
+        return torch.baddbmm(out_b, h, out_w)
+
+
+def minibatch_order_parameters(
+    model: EnsembleCNN,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    partition: torch.Tensor,
+    chunk: int = 16,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """R and A (members,) of the minibatch gradients of ``partition`` (members, M, B), as
+    paperclaims.training.minibatch_order_parameters computes them, but with the minibatch axis
+    folded into the members axis instead of vmap (grouped conv1d has no fast vmap rule): each
+    chunk of minibatches is one ensemble of chunk × members copies of the nets, one backward pass.
+    """
+    m = partition.shape[1]
+    members = model.n_members
+    base = [p.detach() for p in model.tensors()]
+    sum_unit = sum_grad = sum_sq = 0.0
+    for start in range(0, m, chunk):  # loop over chunks of minibatches, never over members
+        part = partition[:, start : start + chunk]  # (members, c, B)
+        c = part.shape[1]
+        copies = [p.repeat(c, *[1] * (p.dim() - 1)).requires_grad_() for p in base]
+        xb = x[part].transpose(0, 1).reshape(c * members, part.shape[2], -1)  # (c·members, B, L)
+        yb = torch.gather(labels, 1, part.flatten(1)).view(part.shape).transpose(0, 1)
+        logits = model.forward_with(copies, xb)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none"
+        )
+        loss = loss.view(c * members, -1).mean(1).sum()
+        grads = torch.autograd.grad(loss, copies)
+        g = torch.cat([gr.reshape(c, members, -1) for gr in grads], -1).double()  # (c, members, P)
+        sum_unit = sum_unit + (g / g.norm(dim=-1, keepdim=True).clamp(min=1e-300)).sum(0)
+        sum_grad = sum_grad + g.sum(0)
+        sum_sq = sum_sq + (g**2).sum(-1).sum(0)
+    r = ((sum_unit**2).sum(-1) - m) / (m * (m - 1))
+    a = ((sum_grad / m) ** 2).sum(-1) / (sum_sq / m)
+    return r, a

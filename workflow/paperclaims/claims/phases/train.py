@@ -23,6 +23,7 @@ import xarray as xr
 
 from paperclaims import data
 from paperclaims.claims.phases.cnn import EnsembleCNN
+from paperclaims.claims.phases.cnn import minibatch_order_parameters as cnn_order_parameters
 from paperclaims.io import read_dataset
 from paperclaims.nets import EnsembleMLP, record_steps
 from paperclaims.seeds import derive_seed, generator, member_seeds
@@ -194,7 +195,10 @@ def train(step) -> None:
     def on_record(_step):
         loss, correct = evaluate(model, x, labels)
         _, test_correct = evaluate(model, x_test, y_test)
-        r_align, amp = minibatch_order_parameters(model, x, labels, partition)
+        order_parameters = (
+            cnn_order_parameters if isinstance(model, EnsembleCNN) else minibatch_order_parameters
+        )
+        r_align, amp = order_parameters(model, x, labels, partition)
         g_c, g_w, g_rest, g_ctrl = subset_gradients(model, x, labels, masks).double()
         rec["loss"].append(loss.cpu().numpy())
         rec["correct"].append(correct.cpu().numpy())
