@@ -298,7 +298,7 @@ def test_claim_contradicted_no_phase_III_headline_contradicts(tmp_path):
         "cos_cw_phase_II[digits, ρ=0.4]": "inconclusive",
         "auroc_peak_in_phase_II[digits, ρ=0.4]": "inconclusive",
         "auroc_peak_value[digits, ρ=0.4]": "contradicts",
-        "cleaning_helps[digits, ρ=0.4]": "contradicts",
+        "cleaning_helps[digits, ρ=0.4]": "inconclusive",  # no phase II to clean in
         "rho0_R_drop[digits]": "contradicts",
         "rho0_A_drop[digits]": "contradicts",
         "rho0_no_rise[digits]": "contradicts",
@@ -453,3 +453,14 @@ def test_a_net_that_does_not_generalise_makes_every_check_of_its_data_set_inconc
         assert check["outcome"] == "inconclusive", check["id"]
         assert "the net generalises" in check["reason"] and not check["precondition"]["held"]
     assert v["verdict"] == "inconclusive"
+
+
+def test_cleaning_at_a_record_outside_phase_II_does_not_test_the_claim(tmp_path):
+    """The mask-free cleaner picked a phase-I record (Otsu's split of learned / not-yet-learned
+    samples): that is not the paper's phase-II cleaning, so the check is inconclusive, whatever
+    the gain."""
+    ds = measured(n_seeds=20)
+    ds["clean_step"].loc[{"noise": 0.4}] = STEPS[1]  # phase I
+    c = checks_by_id(verdict_of(ds, tmp_path))["cleaning_helps[digits, ρ=0.4]"]
+    assert c["outcome"] == "inconclusive" and "phase-II record" in c["reason"]
+    assert c["details"]["seeds_cleaned_at_a_phase_II_record"] == "0 of 20"
