@@ -25,7 +25,6 @@ from paperclaims.training import (
 )
 
 torch.set_num_threads(1)
-RULE = {"clean_accuracy": 0.95, "rise": 0.05, "memorized": 0.95}
 
 
 # ---------------------------------------------------------------- order parameters
@@ -152,23 +151,157 @@ def test_wrong_classes_are_uniform():
 
 
 # ---------------------------------------------------------------- phase detection and AUROC
-def test_phase_detector_on_synthetic_curves():
-    acc_c = np.array([0.1, 0.5, 0.9, 0.96, 0.97, 0.98, 0.99, 1.0, 1.0, 1.0])
-    acc_w = np.array([0.1, 0.05, 0.02, 0.01, 0.02, 0.03, 0.07, 0.5, 0.96, 1.0])
-    bounds = train.detect_phases(acc_c, acc_w, **RULE)
-    assert bounds == (3, 6, 8)  # 0.96 ≥ 0.95; 0.07 ≥ 0.01 + 0.05; 0.96 ≥ 0.95
-    np.testing.assert_array_equal(
-        train.phase_of_records(bounds, 10), [1, 1, 1, 2, 2, 2, 3, 3, 4, 4]
-    )
+K = 10  # classes
 
 
-def test_phase_detector_without_noise_and_without_memorization():
+def _curves(n_rec=40, t1=10, t2=25, clean_plateau=0.85, wrong_low=0.02, seed=0, n=400):
+    """Synthetic four-phase training curves with known boundaries: the clean accuracy rises from
+    0.1 to ``clean_plateau`` (a logistic step centred before t1) and to 1 after t2; the mislabeled
+    accuracy falls from 0.1 to ``wrong_low`` in phase I and rises to 1 after t2; binomial noise
+    of an accuracy over ``n`` samples on both."""
+    rng = np.random.default_rng(seed)
+    k = np.arange(n_rec)
+    sig = lambda centre, width: 1 / (1 + np.exp(-(k - centre) / width))  # noqa: E731
+    acc_c = 0.1 + (clean_plateau - 0.1) * sig(t1 - 4, 1.0) + (1 - clean_plateau) * sig(t2 + 4, 1.0)
+    acc_w = 0.1 - (0.1 - wrong_low) * sig(t1 - 4, 1.0) + (1 - wrong_low) * sig(t2 + 4, 1.0)
+    acc_w = np.clip(acc_w, 0, 1)
+    return rng.binomial(n, acc_c) / n, rng.binomial(n, acc_w) / n
+
+
+def test_phase_detector_finds_known_boundaries_on_synthetic_curves():
+    """I→II where the clean accuracy has covered 90 % of its rise to its plateau (logistic step
+    centred at t1 − 4: 90 % at t1 − 4 + ln 9 ≈ t1 − 1.8); II→III where the mislabeled accuracy
+    leaves its low level by 3 SEs; III→IV at 90 % of the way to 1 — in every noisy seed."""
+    for seed in range(5):
+        acc_c, acc_w = _curves(seed=seed)
+        i1, i2, i3 = train.detect_phases(acc_c, acc_w, n_wrong=400, n_classes=K)
+        assert 7 <= i1 <= 9, (seed, i1)
+        assert 26 <= i2 <= 28, (seed, i2)  # the rise centred at 29 leaves the floor ~27
+        assert 30 <= i3 <= 33, (seed, i3)
+        assert i1 < i2 < i3
+    phase = train.phase_of_records((8, 27, 31), 40)
+    assert (phase[:8] == 1).all() and (phase[8:27] == 2).all() and (phase[27:31] == 3).all()
+    assert (phase[31:] == 4).all()
+
+
+def test_phase_detector_is_relative_to_the_curves_not_an_absolute_level():
+    """A clean plateau of 0.80 (never 0.95) still has its I→II at its plateau onset; the same
+    curves shifted by a constant give the same boundaries."""
+    acc_c, acc_w = _curves(clean_plateau=0.80, seed=1)
+    low = train.detect_phases(acc_c, acc_w, n_wrong=400, n_classes=K)
+    high = train.detect_phases(np.clip(acc_c + 0.05, 0, 1), acc_w, n_wrong=400, n_classes=K)
+    assert 7 <= low[0] <= 9 and all(b >= 0 for b in low)
+    assert low == high  # a constant offset of the clean curve moves no boundary
+
+
+def test_phase_detector_margin_is_three_binomial_standard_errors():
+    acc_c = np.array([0.1, 0.5, 0.9, 0.95, 0.95, 0.95, 0.95, 1.0])
+    se = np.sqrt(0.1 * 0.9 / 100)
+    below = 0.02 + 3 * se - 0.005
+    above = 0.02 + 3 * se + 0.005
+    acc_w = np.array([0.1, 0.05, 0.02, 0.02, below, above, 0.95, 1.0])
+    assert train.detect_phases(acc_c, acc_w, n_wrong=100, n_classes=K) == (2, 5, 6)
+    # the same jump is noise for a subset of 20 samples (3 SEs ≈ 0.20): no phase III
+    assert train.detect_phases(acc_c[:6], acc_w[:6], n_wrong=20, n_classes=K) == (2, -1, -1)
+
+
+def test_phase_detector_without_noise_and_without_a_fit():
     acc_c = np.array([0.2, 0.8, 0.95, 1.0])
-    assert train.detect_phases(acc_c, np.full(4, np.nan), **RULE) == (2, -1, -1)
+    assert train.detect_phases(acc_c, np.full(4, np.nan), n_wrong=0, n_classes=K) == (2, -1, -1)
     np.testing.assert_array_equal(train.phase_of_records((2, -1, -1), 4), [1, 1, 2, 2])
-    acc_w = np.array([0.1, 0.05, 0.1, 0.5])  # rises, never memorized
-    assert train.detect_phases(acc_c, acc_w, **RULE) == (2, 3, -1)
-    assert train.detect_phases(np.array([0.1, 0.5]), np.array([0.1, 0.9]), **RULE) == (-1, -1, -1)
+    # the clean samples never fit (plateau below halfway from chance to 1): no phase at all
+    flat = np.array([0.1, 0.2, 0.3, 0.4])
+    assert train.detect_phases(flat, np.full(4, np.nan), n_wrong=0, n_classes=K) == (-1, -1, -1)
+
+
+def test_correct_subset_control_shows_no_phase_III_or_IV():
+    """A random subset of correctly labeled samples rises with the clean accuracy: its accuracy
+    leaves its low level during phase I, so no non-empty phase II precedes it — no III/IV."""
+    for seed in range(5):
+        acc_c, _ = _curves(seed=seed)
+        ctrl, _ = _curves(seed=100 + seed, n=400)  # same process as the clean subset
+        assert train.detect_phases(acc_c, ctrl, n_wrong=400, n_classes=K)[1:] == (-1, -1)
+
+
+def test_phase_detector_ignores_test_error():
+    import inspect
+
+    assert "test" not in inspect.signature(train.detect_phases).parameters
+
+
+# ---------------------------------------------------------------- cleaning rule
+def test_otsu_split_of_two_well_separated_groups():
+    values = np.concatenate([np.zeros(70), np.full(30, 5.0)]) + np.linspace(0, 0.1, 100)
+    eta, n_above = train.otsu(values)
+    assert n_above == 30 and eta > 0.95
+    unimodal = np.random.default_rng(0).normal(size=2000)
+    eta_uni, _ = train.otsu(unimodal)
+    assert 0.55 < eta_uni < 0.7  # 2/π for a Gaussian: a single mode separates poorly
+
+
+def test_cleaning_rule_never_reads_the_mask_and_picks_the_most_separable_record():
+    """Losses (noise, seed, step, N): record 2 separates 30 high-loss samples best; the choice
+    depends on the losses alone (same losses, any mask → same drop)."""
+    rng = np.random.default_rng(0)
+    n = 200
+    loss = np.full((1, 1, 4, n), 2.3) * np.exp(0.05 * rng.standard_normal((1, 1, 4, n)))
+    hi = rng.choice(n, 30, replace=False)
+    loss[0, 0, 2] = np.exp(rng.normal(-3, 0.3, n))
+    loss[0, 0, 2, hi] = np.exp(rng.normal(1.5, 0.3, 30))
+    loss[0, 0, 3] = np.exp(rng.normal(-5, 0.3, n))  # everything fit: unimodal
+    peak, drop, eta = train.cleaning_choice(loss)
+    assert peak[0, 0] == 2
+    assert set(np.flatnonzero(drop[0, 0])) == set(hi)
+    import inspect
+
+    assert list(inspect.signature(train.cleaning_choice).parameters) == ["sample_loss"]
+
+
+def test_random_removal_drops_the_count_asked_and_is_seeded():
+    a = train.random_removal(np.array([5, 7]), 50, [1, 2])
+    b = train.random_removal(np.array([5, 7]), 50, [1, 2])
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a.sum(1), [5, 7])
+
+
+def test_control_subset_is_correctly_labeled_and_as_large_as_the_mislabeled_one():
+    wrong = np.zeros(100, dtype=bool)
+    wrong[:30] = True
+    ctrl = train.control_subset(wrong, 0)
+    assert ctrl.sum() == 30 and not (ctrl & wrong).any()
+    assert train.control_subset(np.zeros(10, dtype=bool), 0).sum() == 0
+
+
+# ---------------------------------------------------------------- floor-relative drops
+def test_floor_relative_ratio_is_never_negative_and_measured_from_the_floor():
+    from paperclaims.claims.phases import analysis
+
+    m = 20
+    floor_r = analysis.order_parameter_floor("R", m)
+    assert floor_r == pytest.approx(-1 / 19)
+    assert analysis.order_parameter_floor("A", m) == 0.0
+    # the audit's case: R crosses zero (0.5 → −0.011): a plain ratio is −0.022, ours ≥ 0
+    ratio = analysis.floor_relative_ratio([0.5], [-0.011], floor_r)
+    assert ratio[0] == pytest.approx((-0.011 + 1 / 19) / (0.5 + 1 / 19))
+    assert ratio[0] > 0.05  # not a "drop by ≥ 10×": it fails the 0.1 threshold
+    # R at its floor after (all minibatch gradients cancel): ratio 0
+    assert analysis.floor_relative_ratio([0.5], [floor_r], floor_r)[0] == pytest.approx(0.0)
+    # A from 0: a plain ratio
+    assert analysis.floor_relative_ratio([0.4], [0.02], 0.0)[0] == pytest.approx(0.05)
+    # before not above its floor: no ratio
+    assert np.isnan(analysis.floor_relative_ratio([floor_r], [0.1], floor_r)[0])
+    # any values respecting the floors give a ratio ≥ 0
+    rng = np.random.default_rng(0)
+    before = floor_r + rng.random(1000) + 1e-6
+    after = floor_r + rng.random(1000)
+    assert (analysis.floor_relative_ratio(before, after, floor_r) >= 0).all()
+
+
+def test_R_floor_is_the_identity_of_the_alignment():
+    """R = −1/(M−1) exactly when the M unit gradients sum to zero."""
+    g = torch.tensor([[[1.0, 0.0]], [[-0.5, 3**0.5 / 2]], [[-0.5, -(3**0.5) / 2]]]).double()
+    r, _ = alignment_and_amplitude(g)
+    assert float(r) == pytest.approx(-1 / 2)
 
 
 def test_auroc_known_values():
@@ -329,3 +462,38 @@ def test_train_sgd_resumes_from_checkpoint_with_identical_weights(tmp_path, capl
     for a, b in zip(clean.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
     assert resumed_rec == clean_rec
+
+
+# ---------------------------------------------------------------- MNIST-1D CNN
+def test_cnn_members_are_independent_and_match_one_member_ensembles():
+    from paperclaims.claims.phases.cnn import EnsembleCNN
+
+    x = torch.randn(7, 40, generator=generator(0))
+    both = EnsembleCNN(40, 10, [3, 4], channels=5, depth=2)
+    for k, seed in enumerate([3, 4]):
+        alone = EnsembleCNN(40, 10, [seed], channels=5, depth=2)
+        torch.testing.assert_close(both(x)[k], alone(x)[0])
+    # a member's gradient is its own: changing member 1's labels leaves member 0's gradient alone
+    labels = torch.randint(0, 10, (2, 7), generator=generator(1))
+    other = labels.clone()
+    other[1] = (other[1] + 1) % 10
+    g0 = torch.autograd.grad(per_sample_loss(both(x), labels).mean(1).sum(), both.conv_w[0])[0]
+    g1 = torch.autograd.grad(per_sample_loss(both(x), other).mean(1).sum(), both.conv_w[0])[0]
+    torch.testing.assert_close(g0[0], g1[0])
+    assert not torch.allclose(g0[1], g1[1])
+
+
+def test_cnn_folded_order_parameters_match_the_shared_vmap_ones():
+    """The CNN's order parameters (minibatches folded into the members axis) equal the shared
+    vmap implementation's on the same net and partition."""
+    from paperclaims.claims.phases import cnn
+
+    model = cnn.EnsembleCNN(24, 4, [1, 2, 3], channels=3, depth=2, dtype=torch.float64)
+    x = torch.randn(40, 24, generator=generator(0), dtype=torch.float64)
+    labels = torch.randint(0, 4, (3, 40), generator=generator(1))
+    partition = torch.stack([torch.randperm(40, generator=generator(s)) for s in range(3)])
+    partition = partition[:, :40].reshape(3, 5, 8)
+    r, a = cnn.minibatch_order_parameters(model, x, labels, partition, chunk=2)
+    r_ref, a_ref = minibatch_order_parameters(model, x, labels, partition)
+    torch.testing.assert_close(r, r_ref)
+    torch.testing.assert_close(a, a_ref)

@@ -18,7 +18,6 @@ from paperclaims.registry import (
     Sweep,
     TrainStep,
     computed,
-    key,
     seed,
     wildcard,
 )
@@ -38,6 +37,7 @@ class TrainParams:
     n_train: int
     n_test: int
     width: int
+    channels: int
     depth: int
     lr: float
     batch_size: int
@@ -48,18 +48,13 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class CleanParams(TrainParams):
-    """The train job's parameters and the phase rule, which picks the samples to drop."""
-
-    clean_accuracy: float = key("phase_rule.clean_accuracy")
-    rise: float = key("phase_rule.rise")
-    memorized: float = key("phase_rule.memorized")
+    """The train job's parameters: the cleaning rule (train.CLEANING_RULE) is code, not config,
+    and reads only the per-sample training losses."""
 
 
 @dataclass(frozen=True)
 class MeasureParams:
-    clean_accuracy: float
-    rise: float
-    memorized: float
+    """The phase rule and every threshold are code (train.PHASE_RULE, analysis.THRESHOLDS)."""
 
 
 DATASETS = Sweep.of("dataset", "[a-z0-9]+", "datasets")
@@ -91,7 +86,7 @@ CLAIM = Claim(
             runtime=60,
         ),
     ),
-    measure=Step("analysis:measure", MeasureParams, section="phase_rule", mem_mb=3000),
+    measure=Step("analysis:measure", MeasureParams, mem_mb=3000),
     verdict=Step("analysis:verdict", RecordedConfig),
     figures=("test_error", "order_parameters", "auroc", "cleaning", "clean_data"),
     # ρ = 0 for the clean-data checks; a ρ ≥ 0.2 for the four-phase (headline) checks
