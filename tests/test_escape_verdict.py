@@ -73,6 +73,7 @@ def measured(
     tail_factor=1.0,
     tail_rel_half_width=0.1,
     control_tail=0.0,
+    control_phi=1.5,
     control_slopes=None,
     cosine_spreads=None,
     cosine_censored=0.0,
@@ -86,7 +87,8 @@ def measured(
     check; each cell's excess e₀ + e₁ ηh*, replicates with sd ``excess_sd``), ``disc_intercepts``
     the same for the fixed-B/(ηh*) series (findings, EM implementation check), ``disc_censored``
     the censored fraction of SGD's η = 0.4 fixed-B cell; ``tail_factor`` SGD's tail weight over the paper's, ``control_tail`` the
-    Langevin control's; ``control_slopes`` the constant-noise SDE's slopes per d (default: 1.5×
+    Langevin control's, ``control_phi`` its φ over the paper's (None: no control chains);
+    ``control_slopes`` the constant-noise SDE's slopes per d (default: 1.5×
     the paper's plus 3 d, rising with d); ``cosine_spreads`` the cosine landscape's spreads
     {(process, axis): value} (as ``spreads``), ``cosine_censored`` its largest censored fraction
     (SGD's σ = 1.25 cell)."""
@@ -122,6 +124,13 @@ def measured(
         },
         coords={"lr": lr, "batch": batch, "loss_excess": excess},
     )
+    if control_phi is not None:
+        c_phi = theory * control_phi
+        stationary = stationary.assign(
+            phi_langevin=(("lr", "batch"), c_phi),
+            phi_langevin_low=(("lr", "batch"), c_phi * (1 - phi_rel_half_width)),
+            phi_langevin_high=(("lr", "batch"), c_phi * (1 + phi_rel_half_width)),
+        )
     # ---- first passage (dim, threshold)
     dims = np.array(dims)
     slope_theory = np.array([analysis.escape_slope_theory(FP_LR, FP_BATCH, d) for d in dims])
@@ -359,9 +368,12 @@ def test_claim_holds(tmp_path):
         assert checks[i]["interval_method"].startswith("95% percentile")
         assert checks[i]["threshold"]["source"]
         assert checks[i]["uninformative"] is False
-    for i in [*PHI, NOISE]:
-        assert checks[i]["control"] is None  # φ: the tail test's control; 𝒩 ∝ L: none (notes)
+    assert checks[NOISE]["control"] is None  # 𝒩 ∝ L: none (notes)
     assert any(n.startswith("𝒩 ∝ L has no control") for n in v["notes"])
+    # φ value: the tail-less Langevin chains through the same fit, 1.5× the paper's φ here
+    for i in PHI:
+        assert checks[i]["control"]["name"] == "langevin"
+        assert checks[i]["control"]["outcome"] == "contradicts"
     # the slope checks' control: the constant-noise SDE by quadrature, exact intervals
     for i in [*SLOPES, FALLS]:
         assert checks[i]["control"]["name"] == "langevin_sde"
@@ -723,3 +735,22 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
     }
     assert set(ours.coords) == set(real.coords)
     assert {"noise_dataset", "late_from_epoch"} <= set(real.attrs)
+
+
+def test_phi_value_check_is_uninformative_when_a_gaussian_passes_it(tmp_path):
+    """The audit's finding: a Gaussian stationary law with SGD's variance lands in the φ band too.
+    The φ value checks then say they cannot tell (uninformative, counted inconclusive); the tail
+    test still decides, and the verdict can no longer be 'reproduced'."""
+    v = verdict_of(measured(control_phi=1.0), tmp_path)
+    checks = by_id(v)
+    for i in PHI:
+        assert checks[i]["outcome"] == "supports"
+        assert checks[i]["control"]["outcome"] == "supports"
+        assert checks[i]["uninformative"] is True
+    assert all(checks[i]["outcome"] == "supports" for i in TAIL)
+    assert v["verdict"] == "partly reproduced"
+
+
+def test_phi_value_checks_without_control_chains_have_no_control(tmp_path):
+    v = verdict_of(measured(control_phi=None), tmp_path)
+    assert all(by_id(v)[i]["control"] is None for i in PHI)
