@@ -80,11 +80,18 @@ THRESHOLDS = {
         rel=0.03,
         source=f"{_SPEC}: fitted frequency within ±3% of the target's (sin(15x), Fig. 1)",
     ),
-    "co2_snake_beats": Threshold(
+    # real series (issue 16, "Real series (Fig. 6)"): {series}_snake_beats_{other}, series elnino
+    # (primary) and co2 (detrended). measured = median over seeds of the other net's test MSE over
+    # the median of Snake's (same seeds: paired), seed bootstrap interval. Control: the same code
+    # with Snake trained on its training series permuted in time (snake_shuffled) in Snake's place
+    # and Snake itself as the other net — a forecaster that never saw the time order cannot beat
+    # one that did, so the control must contradict (a bug scoring training error, leaking the test
+    # part or misaligning forecast and truth would make it agree).
+    "forecast_snake_beats": Threshold(
         ">",
         1.0,
-        f"Fig. 6 and Table 2 (Snake's test error below ReLU's and tanh's); {_SPEC}: the other "
-        "net's mean test MSE over Snake's above 1",
+        f"Fig. 6 and Table 2 (Snake's test error below ReLU's and tanh's); {_OURS16}: the "
+        "other net's median test MSE over Snake's (paired seeds) above 1",
     ),
     # implementation checks
     "relu_affine_far": Threshold(
@@ -118,6 +125,13 @@ THRESHOLDS = {
         "check for 'the net fits its training data' at a stated level): median final training "
         "MSE at most 10% of the training target's variance (R² ≥ 0.9)",
     ),
+    "forecast_fits_training": Threshold(
+        "<=",
+        0.5,
+        f"{_OURS16}: each compared forecast net fits its training part — median final training "
+        "MSE over the training series' variance at most 1/2 (training R² ≥ 1/2, the same 1/2 as "
+        "EXTRAPOLATES_FACTOR; El Niño's monthly climatology reaches 0.78 on its training part)",
+    ),
 }
 # Checks the verdict must produce (an id, or the prefix before "[" of per-target ids); the cells
 # they read are in CLAIM.required_cells (claim.py), so a config that drops one fails validation.
@@ -125,7 +139,7 @@ REQUIRED = [
     "snake_extrapolates",
     "relu_fails_to_extrapolate",
     "snake_frequency",
-    "co2_snake_beats_relu",
+    "elnino_snake_beats_relu",
     "relu_affine_far",
     "prop1_variance_formula",
     "prop1_argmax",
