@@ -50,6 +50,7 @@ def measured(
     far_slope_ratio=None,
     forecast_mse=None,
     forecast_train_mse=None,
+    forecast_n_seeds=None,
 ) -> xr.Dataset:
     """A measured.nc as ``analysis.measure`` writes it; per-activation (per-model) values are one
     number (every seed alike, plus a small spread) or one per seed. Defaults: the claim holds
@@ -119,13 +120,15 @@ def measured(
     observed = (sst - sst[:n_train].mean()) / sst[:n_train].std()
     sign = np.where(np.arange(years.size) % 2, 1.0, -1.0)  # squared error = the wanted MSE
 
+    fseed = np.arange(forecast_n_seeds or n_seeds)
+
     def run(model, test_mse, train_mse):
-        test_mse, train_mse = _per_seed(test_mse, n_seeds), _per_seed(train_mse, n_seeds)
+        test_mse, train_mse = _per_seed(test_mse, fseed.size), _per_seed(train_mse, fseed.size)
         scale = np.where(np.arange(years.size) < n_train, 1.0, 0.0)
         err = np.sqrt(train_mse)[:, None] * scale + np.sqrt(test_mse)[:, None] * (1 - scale)
         return xr.Dataset(
             {"forecast": (("seed", "time"), observed + sign * err)},
-            coords={"seed": seed, "time": years},
+            coords={"seed": fseed, "time": years},
             attrs={"model": model, "series": "elnino", "n_train": n_train},
         ).assign(observed=("time", observed))
 
@@ -354,3 +357,10 @@ def test_forecast_control_snake_on_a_time_shuffled_series_contradicts(tmp_path):
     for cid in FORECAST_CHECKS:
         assert leaky[cid]["control"]["outcome"] == "supports"
         assert leaky[cid]["uninformative"] is True
+
+
+def test_more_forecast_seeds_than_extrapolation_seeds_leave_every_check_as_it_was(tmp_path):
+    """10 forecast seeds against 5 extrapolation seeds (the default config): no seed of either
+    part is padded with NaN (which would fail every fit precondition)."""
+    got = outcomes(verdict_of(tmp_path, measured(forecast_n_seeds=10)))
+    assert all(got[k] == "supports" for k in [*EXTRAPOLATION_CHECKS, *FORECAST_CHECKS])

@@ -361,11 +361,16 @@ def forecast_measures(runs: list[xr.Dataset]) -> xr.Dataset:
         out[dim] = (dim, r["time"].values)
     ds = xr.Dataset(
         {
-            "forecast_mse": (("series", "forecast_model", "seed"), test),
-            "forecast_train_mse": (("series", "forecast_model", "seed"), train),
+            # its own seed dim: the forecast and extrapolation seed counts differ
+            "forecast_mse": (("series", "forecast_model", "forecast_seed"), test),
+            "forecast_train_mse": (("series", "forecast_model", "forecast_seed"), train),
             **{k: v for k, v in out.items() if not k.endswith("_time")},
         },
-        coords={"series": series, "forecast_model": models, "seed": np.arange(n_seeds)},
+        coords={
+            "series": series,
+            "forecast_model": models,
+            "forecast_seed": np.arange(n_seeds),
+        },
     )
     ds = ds.assign_coords({k: v for k, v in out.items() if k.endswith("_time")})
     ds["forecast_mse"].attrs["units"] = "test MSE (standardized by the training part)"
