@@ -231,6 +231,34 @@ def test_co2_series_ships_offline():
     assert 1958 <= years[0] < 1959 and ppm[-1] > ppm[0] + 40
 
 
+def test_elnino_series_ships_offline_and_splits_two_thirds():
+    years, sst = forecast.elnino_monthly()
+    assert len(sst) == 61 * 12 and np.isfinite(sst).all() and years[0] == 1950
+    x, y, n_train, _ = forecast.split_series("elnino", 2 / 3)
+    assert n_train == 488 and abs(y[:n_train].mean()) < 1e-12 and np.isclose(y[:n_train].std(), 1)
+    assert np.isclose(np.diff(x)[0], 1 / 12)  # time in years
+
+
+def test_detrended_co2_has_no_trend_left_on_its_training_part():
+    x, y, n_train, _ = forecast.split_series("co2", 2 / 3)
+    assert abs(np.polyfit(x[:n_train], y[:n_train], 1)[0]) < 1e-6
+
+
+def test_batched_forecast_members_equal_one_at_a_time():
+    """Seed 12 inside a batch of two gets the same output and gradients as alone."""
+    x = torch.linspace(-20, 20, 24, dtype=torch.float64)[None, :, None]
+    pair = forecast.init_params("snake", [11, 12], 8, 50.0, torch.float64, "cpu")
+    alone = forecast.init_params("snake", [12], 8, 50.0, torch.float64, "cpu")
+    outs = []
+    for params in (pair, alone):
+        out = forecast.forward("snake", params, x.expand(len(params["w0"]), -1, 1))
+        (out**2).mean(dim=(1, 2)).sum().backward()
+        outs.append(out)
+    torch.testing.assert_close(outs[0][1], outs[1][0])
+    torch.testing.assert_close(pair["a0"].grad[1], alone["a0"].grad[0])
+    assert (alone["a0"] >= 0).all() and alone["a0"].mean() > 10  # |N(0, 50²)|
+
+
 def test_training_stops_when_every_member_diverges():
     from paperclaims.nets import train_full_batch
 

@@ -23,7 +23,7 @@ EXTRAPOLATION_CHECKS = [
     "tanh_fails_to_extrapolate[sin]",
     "snake_frequency[sin]",
 ]
-CO2_CHECKS = ["co2_snake_beats_relu", "co2_snake_beats_tanh"]
+FORECAST_CHECKS = ["elnino_snake_beats_relu", "elnino_snake_beats_tanh"]
 IMPLEMENTATION = [
     "relu_affine_far[sin]",
     "tanh_flat_far[sin]",
@@ -42,7 +42,7 @@ def measured(
     n_seeds=5,
     targets=("sin",),
     activations=("relu", "tanh", SNAKE),
-    forecast_models=(SNAKE, "relu", "tanh"),
+    forecast_models=("snake", "relu", "tanh", "snake_shuffled"),
     improvement=None,
     fitted_frequency=None,
     fit_ratio=None,
@@ -50,6 +50,7 @@ def measured(
     far_slope_ratio=None,
     forecast_mse=None,
     forecast_train_mse=None,
+    forecast_n_seeds=None,
 ) -> xr.Dataset:
     """A measured.nc as ``analysis.measure`` writes it; per-activation (per-model) values are one
     number (every seed alike, plus a small spread) or one per seed. Defaults: the claim holds
@@ -61,8 +62,20 @@ def measured(
     fit_ratio = {"relu": 0.004, "tanh": 0.04, SNAKE: 0.002, **(fit_ratio or {})}
     far_affine_residual = {"relu": 1e-13, "tanh": 1e-3, SNAKE: 0.3, **(far_affine_residual or {})}
     far_slope_ratio = {"relu": 0.5, "tanh": 1e-6, SNAKE: 0.4, **(far_slope_ratio or {})}
-    forecast_mse = {SNAKE: 0.02, "relu": 0.08, "tanh": 0.2, **(forecast_mse or {})}
-    forecast_train_mse = {SNAKE: 0.01, "relu": 0.02, "tanh": 0.03, **(forecast_train_mse or {})}
+    forecast_mse = {
+        "snake": 0.02,
+        "relu": 0.08,
+        "tanh": 0.2,
+        "snake_shuffled": 1.0,
+        **(forecast_mse or {}),
+    }
+    forecast_train_mse = {
+        "snake": 0.01,
+        "relu": 0.02,
+        "tanh": 0.03,
+        "snake_shuffled": 0.9,
+        **(forecast_train_mse or {}),
+    }
 
     x = np.linspace(-3.5, 3.5, 281)
     seed = np.arange(n_seeds)
@@ -101,36 +114,41 @@ def measured(
         },
         coords={"target": list(targets), "activation": list(activations), "seed": seed, "x": x},
     )
-    years = 1958 + np.arange(120) / 12
-    n_train = 72
-    ppm = np.linspace(315, 370, years.size) + 3 * np.sin(2 * np.pi * years)
-    observed = (ppm - ppm[:n_train].mean()) / ppm[:n_train].std()
+    years = 1950 + np.arange(120) / 12
+    n_train = 80
+    sst = 3 * np.sin(2 * np.pi * years) + np.sin(0.3 * years)
+    observed = (sst - sst[:n_train].mean()) / sst[:n_train].std()
+    sign = np.where(np.arange(years.size) % 2, 1.0, -1.0)  # squared error = the wanted MSE
+
+    fseed = np.arange(forecast_n_seeds or n_seeds)
+
+    def run(model, test_mse, train_mse):
+        test_mse, train_mse = _per_seed(test_mse, fseed.size), _per_seed(train_mse, fseed.size)
+        scale = np.where(np.arange(years.size) < n_train, 1.0, 0.0)
+        err = np.sqrt(train_mse)[:, None] * scale + np.sqrt(test_mse)[:, None] * (1 - scale)
+        return xr.Dataset(
+            {"forecast": (("seed", "time"), observed + sign * err)},
+            coords={"seed": fseed, "time": years},
+            attrs={"model": model, "series": "elnino", "n_train": n_train},
+        ).assign(observed=("time", observed))
+
+    runs = [
+        run(k, forecast_mse.get(k, 0.1), forecast_train_mse.get(k, 0.01)) for k in forecast_models
+    ]
+    base = xr.Dataset(
+        {"forecast": (("model", "time"), np.stack([observed + 0.4 * sign, observed + 0.2 * sign]))},
+        coords={"model": ["seasonal_naive", "sarima"], "time": years},
+        attrs={"n_train": n_train, "series": "elnino"},
+    ).assign(observed=("time", observed))
     a_grid = np.linspace(0.05, 3.0, 8)
     variance = analysis.snake_variance(a_grid)
     return (
-        cells.assign(
-            forecast_mse=(("forecast_model", "seed"), per_seed(forecast_mse, forecast_models, 0.1)),
-            forecast_train_mse=(
-                ("forecast_model", "seed"),
-                per_seed(forecast_train_mse, forecast_models, 0.01),
-            ),
-            forecast_median=(
-                ("forecast_model", "time"),
-                np.zeros((len(forecast_models), years.size)),
-            ),
-            observed=("time", observed),
-            baseline_mse=("baseline", [0.2, 0.03]),
-            baseline_forecast=(("baseline", "time"), np.zeros((2, years.size))),
-            variance_formula=("a", variance),
-            variance_quadrature=("a", variance + 1e-12),
+        xr.merge(
+            [cells, analysis.forecast_measures(runs), analysis.baseline_measures([base])],
+            combine_attrs="override",
         )
-        .assign_coords(
-            forecast_model=list(forecast_models),
-            time=years,
-            baseline=["seasonal_naive", "sarima"],
-            a=a_grid,
-        )
-        .assign_attrs(n_train_months=n_train)
+        .assign(variance_formula=("a", variance), variance_quadrature=("a", variance + 1e-12))
+        .assign_coords(a=a_grid)
     )
 
 
@@ -155,7 +173,7 @@ def test_claim_holds_every_check_supports(tmp_path):
     got = outcomes(v)
     square = [i.replace("[sin]", "[square]") for i in EXTRAPOLATION_CHECKS]
     square_impl = [i.replace("[sin]", "[square]") for i in IMPLEMENTATION if "[" in i]
-    assert {c["id"] for c in v["checks"]} == {*EXTRAPOLATION_CHECKS, *CO2_CHECKS, *square}
+    assert {c["id"] for c in v["checks"]} == {*EXTRAPOLATION_CHECKS, *FORECAST_CHECKS, *square}
     assert {c["id"] for c in v["implementation_checks"]} == {*IMPLEMENTATION, *square_impl}
     assert got == {i: "supports" for i in got}
     assert v["verdict"] == "reproduced"
@@ -185,7 +203,7 @@ def test_claim_holds_every_check_supports(tmp_path):
     jsonschema.validate(json.loads(json.dumps(v)), schema)
     for c in v["checks"] + v["implementation_checks"]:
         key = c["id"].split("[")[0]
-        key = "co2_snake_beats" if key.startswith("co2_snake_beats") else key
+        key = "forecast_snake_beats" if "_snake_beats_" in key else key
         key = "fails_to_extrapolate" if key.endswith("_fails_to_extrapolate") else key
         assert c["threshold"] == analysis.THRESHOLDS[key].to_dict()
     assert any("step sizes by the rule" in n for n in v["notes"])
@@ -197,13 +215,13 @@ def test_snake_no_better_than_the_trivial_predictor_contradicts_the_headline(tmp
     ds = measured(
         improvement={SNAKE: 0.8},
         fitted_frequency={SNAKE: 6.3},
-        forecast_mse={SNAKE: 0.4},
+        forecast_mse={"snake": 0.4},
     )
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
     assert got["snake_extrapolates[sin]"] == "contradicts"
     assert got["snake_frequency[sin]"] == "contradicts"
-    assert got["co2_snake_beats_relu"] == got["co2_snake_beats_tanh"] == "contradicts"
+    assert got["elnino_snake_beats_relu"] == got["elnino_snake_beats_tanh"] == "contradicts"
     relu = by_id(v)["relu_fails_to_extrapolate[sin]"]
     assert relu["outcome"] == "supports" and relu["control"]["outcome"] == "supports"
     assert relu["uninformative"] is True
@@ -229,11 +247,11 @@ def test_under_powered_checks_are_inconclusive(tmp_path):
         n_seeds=2,
         improvement={"relu": [0.5, 4.0], "tanh": [1.0, 3.0], SNAKE: [1.0, 30.0]},
         fitted_frequency={SNAKE: [13.0, 17.0]},
-        forecast_mse={SNAKE: [0.01, 0.3], "relu": [0.05, 0.1], "tanh": [0.005, 0.4]},
+        forecast_mse={"snake": [0.01, 0.3], "relu": [0.05, 0.1], "tanh": [0.005, 0.4]},
     )
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
-    every = [*EXTRAPOLATION_CHECKS, *CO2_CHECKS]
+    every = [*EXTRAPOLATION_CHECKS, *FORECAST_CHECKS]
     assert {k: got[k] for k in every} == {k: "inconclusive" for k in every}
     checks = by_id(v)
     for key in every:
@@ -269,22 +287,22 @@ def test_a_diverged_seed_or_an_unfitted_forecast_net_fails_the_fit_precondition(
     ds = measured(
         fit_ratio={"relu": [0.002, 0.002, nan, 0.002, 0.002]},
         improvement={"relu": [0.01, 0.01, nan, 0.01, 0.01]},
-        forecast_train_mse={"relu": 0.5},
+        forecast_train_mse={"relu": 0.7},
     )
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
     relu = by_id(v)["relu_fails_to_extrapolate[sin]"]
     assert relu["outcome"] == "inconclusive" and relu["precondition"]["held"] is False
     assert got["snake_extrapolates[sin]"] == "supports"  # its control is tanh, which fitted
-    assert got["co2_snake_beats_relu"] == "inconclusive"
-    assert got["co2_snake_beats_tanh"] == "supports"
+    assert got["elnino_snake_beats_relu"] == "inconclusive"
+    assert got["elnino_snake_beats_tanh"] == "supports"
     assert v["verdict"] == "partly reproduced"
 
 
 def test_a_missing_required_check_fails_loudly(tmp_path):
-    """No ReLU forecast net: co2_snake_beats_relu cannot be computed; no verdict is written."""
-    with pytest.raises(CheckCodeError, match=r"required check\(s\) \['co2_snake_beats_relu'\]"):
-        verdict_of(tmp_path, measured(forecast_models=(SNAKE, "tanh")))
+    """No ReLU forecast net: elnino_snake_beats_relu cannot be computed; no verdict is written."""
+    with pytest.raises(CheckCodeError, match=r"required check\(s\) \['elnino_snake_beats_relu'\]"):
+        verdict_of(tmp_path, measured(forecast_models=("snake", "tanh", "snake_shuffled")))
     assert not (tmp_path / "periodic_verdict.json").exists()
 
 
@@ -323,3 +341,26 @@ def test_a_diverged_relu_seed_fails_the_affine_identity_check(tmp_path):
     residual = [1e-13, 1e-13, float("nan"), 1e-13, 1e-13]
     v = verdict_of(tmp_path, measured(far_affine_residual={"relu": residual}))
     assert by_id(v)["relu_affine_far[sin]"]["outcome"] == "inconclusive"
+
+
+def test_forecast_control_snake_on_a_time_shuffled_series_contradicts(tmp_path):
+    """Default: Snake on the real series beats the time-shuffled Snake, so the control
+    ("the shuffled Snake beats Snake") contradicts; a bug that scores the training part (the
+    shuffled Snake as good as Snake) makes the control agree and the check uninformative."""
+    checks = by_id(verdict_of(tmp_path, measured()))
+    for cid in FORECAST_CHECKS:
+        assert checks[cid]["outcome"] == "supports"
+        assert checks[cid]["control"]["name"] == "snake_shuffled"
+        assert checks[cid]["control"]["outcome"] == "contradicts"
+        assert checks[cid]["details"]["baseline_mse"]["sarima"] == pytest.approx(0.04)
+    leaky = by_id(verdict_of(tmp_path, measured(forecast_mse={"snake_shuffled": 0.005})))
+    for cid in FORECAST_CHECKS:
+        assert leaky[cid]["control"]["outcome"] == "supports"
+        assert leaky[cid]["uninformative"] is True
+
+
+def test_more_forecast_seeds_than_extrapolation_seeds_leave_every_check_as_it_was(tmp_path):
+    """10 forecast seeds against 5 extrapolation seeds (the default config): no seed of either
+    part is padded with NaN (which would fail every fit precondition)."""
+    got = outcomes(verdict_of(tmp_path, measured(forecast_n_seeds=10)))
+    assert all(got[k] == "supports" for k in [*EXTRAPOLATION_CHECKS, *FORECAST_CHECKS])

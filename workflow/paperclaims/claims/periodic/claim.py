@@ -1,8 +1,8 @@
 """Registry entry of claim `periodic`: its steps, the parameters each reads, and its figures.
 
 ReLU/tanh fail to extrapolate periodic functions; Snake x + sin²(ax)/a fixes it. Train (one job per
-target, every activation cell × seed batched; one job per CO2 forecast net; the classical CO2
-baselines) → measure → verdict → papermill figures. Torch-free: the Snakefile imports it.
+target, every activation cell × seed batched; one job per real series × forecast net; the
+classical baselines per series) → measure → verdict → papermill figures. Torch-free: the Snakefile imports it.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def activation_cells(activations: list[str], snake_a: list[float]) -> list[str]:
     return cells
 
 
-def forecast_models(models: list[str], snake_a: float) -> list[str]:
-    """One CO2 forecast cell per net; Snake's carries its a in its name (snake_a10)."""
-    return [f"snake_a{snake_a:g}" if m == "snake" else m for m in models]
+def forecast_models(models: list[str]) -> list[str]:
+    """One forecast cell per net, plus the control snake_shuffled (Snake trained on its training
+    series permuted in time) wherever Snake is trained."""
+    return [*models, "snake_shuffled"] if "snake" in models else list(models)
 
 
 def _cells(c: dict, wildcards: dict) -> list[str]:
@@ -59,19 +60,24 @@ class ExtrapolationParams:
 
 @dataclass(frozen=True)
 class ForecastParams:
-    # the Snake cell carries its a in its name (snake_a10): relu/tanh cells do not depend on it
+    series: str = wildcard()
     model: str = wildcard()
-    cell_seed: int = seed("{model}")
+    # one seed per series: every net of a series starts from the same seeds (a paired comparison)
+    cell_seed: int = seed("{series}")
     width: int
-    steps: int
+    epochs: int
+    batch_size: int
     lr: float
-    init: str
+    momentum: float
+    weight_decay: float
+    a_scale: float
     n_seeds: int
     train_fraction: float
 
 
 @dataclass(frozen=True)
 class BaselineParams:
+    series: str = wildcard()
     train_fraction: float
 
 
@@ -108,15 +114,16 @@ CLAIM = Claim(
         TrainStep(
             name="train_forecast",
             function="forecast:train_forecast",
-            output="runs/forecast/{model}.nc",
+            output="runs/forecast/{series}_{model}.nc",
             params=ForecastParams,
             section="forecast",
             sweep=(
+                Sweep.of("series", "[a-z0-9]+", "forecast.series"),
                 Sweep(
                     "model",
-                    "[a-z0-9_.]+",
-                    lambda c: forecast_models(c["forecast"]["models"], c["forecast"]["snake_a"]),
-                    reads=("forecast.models", "forecast.snake_a"),
+                    "[a-z0-9_]+",
+                    lambda c: forecast_models(c["forecast"]["models"]),
+                    reads=("forecast.models",),
                 ),
             ),
             measured_as="forecast",
@@ -126,9 +133,10 @@ CLAIM = Claim(
         TrainStep(
             name="forecast_baselines",
             function="forecast:forecast_baselines",
-            output="runs/forecast_baselines.nc",
+            output="runs/forecast_baselines/{series}.nc",
             params=BaselineParams,
             section="forecast",
+            sweep=(Sweep.of("series", "[a-z0-9]+", "forecast.series"),),
             measured_as="baselines",
             mem_mb=2000,
             runtime=20,
@@ -140,7 +148,7 @@ CLAIM = Claim(
         "extrapolation",
         "extrapolation_summary",
         "far_field",
-        "co2_forecast",
+        "forecast",
         "snake_variance",
     ),
     # the cells the verdict's required checks (analysis.REQUIRED) read
@@ -150,5 +158,6 @@ CLAIM = Claim(
         ("periodic.extrapolation.activations", value("snake")),
         ("periodic.forecast.models", value("relu")),
         ("periodic.forecast.models", value("snake")),
+        ("periodic.forecast.series", value("elnino")),
     ),
 )
