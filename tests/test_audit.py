@@ -25,7 +25,7 @@ from paperclaims.io import read_dataset, read_provenance, write_dataset
 pytestmark = pytest.mark.slow
 
 CLAIMS = 'claims=["periodic"]'
-RUN = "results/periodic/runs/forecast/relu.nc"
+RUN = "results/periodic/runs/forecast/elnino_relu.nc"
 
 
 def _prov(ds: xr.Dataset) -> dict:
@@ -87,7 +87,7 @@ def test_clean_run_passes_and_shows_the_chain(wd, capsys):
         "versions: python=",
         "data_sha256=",
         "claims table figures/claims.md [rule claims_table]: OK",
-        "audit PASSED: 18 files checked, 0 faults",
+        "audit PASSED: 19 files checked, 0 faults",
     ):
         assert needle in text, needle
 
@@ -108,26 +108,26 @@ def test_module_entry_point_json(wd):
     assert {e["role"] for e in entries} == {"figure", "notebook", "verdict", "measured", "run"}
     assert [e["path"] for e in report["tables"]] == ["figures/claims.md"]
     runs = [e for e in entries if e["role"] == "run"]
-    assert len(runs) == 6 and all(e["provenance"]["claim"] == "periodic" for e in runs)
+    assert len(runs) == 7 and all(e["provenance"]["claim"] == "periodic" for e in runs)
     assert all("data_sha256" in e["provenance"] for e in runs)
 
 
 def test_stale_after_config_change(wd):
-    (wd / "config" / "stale.yaml").write_text("periodic:\n  forecast:\n    steps: 41\n")
+    (wd / "config" / "stale.yaml").write_text("periodic:\n  forecast:\n    epochs: 3\n")
     rc, text, report = audit(wd, "config/stale.yaml")
     assert rc == 1
     stale = faults_of(report, "stale")
-    for model in ("relu", "snake_a10"):
-        path = f"results/periodic/runs/forecast/{model}.nc"
-        assert path in stale and "steps: stored 40, config now gives 41" in stale[path]["reason"]
+    for model in ("relu", "snake", "snake_shuffled"):
+        path = f"results/periodic/runs/forecast/elnino_{model}.nc"
+        assert path in stale and "epochs: stored 2, config now gives 3" in stale[path]["reason"]
         assert stale[path]["command"] == rebuild_cmd(path, "config/stale.yaml")
         assert rebuild_cmd(path, "config/stale.yaml") in text
-    assert "results/periodic/runs/forecast_baselines.nc" not in stale
+    assert "results/periodic/runs/forecast_baselines/elnino.nc" not in stale
     # the verdict's params carry the whole periodic config: Snakemake would rerun it too
     verdict = "results/periodic/verdict.json"
     assert "the rule's params changed" in stale[verdict]["reason"]
     assert stale[verdict]["command"] == rebuild_cmd(verdict, "config/stale.yaml")
-    assert report["counts"]["stale"] == 3 and "audit FAILED" in text
+    assert report["counts"]["stale"] == 4 and "audit FAILED" in text
 
 
 def test_hand_edited(wd):
@@ -172,11 +172,11 @@ def test_truncated(wd):
 
 def test_foreign(wd):
     # a file copied from another rule's place, and a dataset no rule makes and without provenance
-    baseline = "results/periodic/runs/forecast_baselines.nc"
+    baseline = "results/periodic/runs/forecast_baselines/elnino.nc"
     shutil.copy2(wd / RUN, wd / baseline)
     stray = "results/periodic/runs/forecast/stray.nc"
     xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(wd / stray, engine="h5netcdf")
-    no_prov = "results/periodic/runs/forecast/snake_a10.nc"
+    no_prov = "results/periodic/runs/forecast/elnino_snake.nc"
     xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(wd / no_prov, engine="h5netcdf")
     rc, text, report = audit(wd)
     assert rc == 1
