@@ -87,7 +87,7 @@ def test_clean_run_passes_and_shows_the_chain(wd, capsys):
         "versions: python=",
         "data_sha256=",
         "claims table figures/claims.md [rule claims_table]: OK",
-        "audit PASSED: 19 files checked, 0 faults",
+        "audit PASSED: 21 files checked, 0 faults",
     ):
         assert needle in text, needle
 
