@@ -129,8 +129,18 @@ def test_editing_claim_code_reruns_that_claim(smoke_run, tmp_path):
     module.write_text(module.read_text() + "\n# an edit by the caching test\n")
     jobs = planned_jobs(snakemake(clone, "-n", *TEST_CONFIG))
     assert jobs.get("periodic_train_extrapolation") == 3  # every cell of test.yaml
-    assert jobs.get("periodic_train_forecast") == 2
+    # the forecasts live in forecast.py, which does not import train.py: they stay cached
+    assert not any(
+        rule.startswith(("periodic_train_forecast", "periodic_forecast")) for rule in jobs
+    )
     assert not any(rule.startswith(OTHER_CLAIMS) for rule in jobs)
+    assert jobs.get("periodic_measure") == 1
+
+    forecast = clone / "workflow" / "paperclaims" / "claims" / "periodic" / "forecast.py"
+    forecast.write_text(forecast.read_text() + "\n# an edit by the caching test\n")
+    jobs = planned_jobs(snakemake(clone, "-n", *TEST_CONFIG))
+    assert jobs.get("periodic_train_forecast") == 3  # snake, relu and the shuffled control
+    assert jobs.get("periodic_forecast_baselines") == 1
 
 
 def test_same_seed_gives_identical_arrays_whatever_cores(smoke_run, tmp_path):
