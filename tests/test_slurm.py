@@ -152,7 +152,7 @@ def test_smoke_claim_runs_through_slurm_and_matches_local(slurm, tmp_path):
     train_jobs = [
         c for c, state in new if c.startswith("rule_periodic_train") and state == "COMPLETED"
     ]
-    assert len(train_jobs) == 5, new  # 3 extrapolation cells + 2 forecast models of test.yaml
+    assert len(train_jobs) == 6, new  # 3 extrapolation cells + 2 forecast models of test.yaml + snake_shuffled
     logs = list((remote / "logs" / "slurm").rglob("*.log"))
     assert logs, "the SLURM executor wrote no job logs"
     # the aggregation rule is a localrule: it must not have gone through SLURM
