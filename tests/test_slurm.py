@@ -152,7 +152,8 @@ def test_smoke_claim_runs_through_slurm_and_matches_local(slurm, tmp_path):
     train_jobs = [
         c for c, state in new if c.startswith("rule_periodic_train") and state == "COMPLETED"
     ]
-    assert len(train_jobs) == 6, new  # 3 extrapolation cells + 2 forecast models of test.yaml + snake_shuffled
+    # 3 extrapolation cells + 2 forecast models of test.yaml + the snake_shuffled control
+    assert len(train_jobs) == 6, new
     logs = list((remote / "logs" / "slurm").rglob("*.log"))
     assert logs, "the SLURM executor wrote no job logs"
     # the aggregation rule is a localrule: it must not have gone through SLURM

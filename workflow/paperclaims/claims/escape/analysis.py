@@ -917,6 +917,11 @@ def _interval(replicates) -> list[float]:
 
 
 def _phi_checks(m: xr.Dataset, max_lr: float, notes: list[str]) -> list[Check]:
+    """The φ value of each cell with η ≤ max_lr, as implementation checks: at these φ (11–81)
+    the maximum-likelihood φ is fixed by the chains' second moment E u², which SGD's noise
+    covariance at the minimum sets — the constant-noise Langevin chains with the same variance
+    land in the same band (audit 2026-12-01), so no control can fail it. The power law itself
+    is tested by the φ tail checks."""
     checks = []
     for lr in m["lr"].values:
         for batch in m["batch"].values:
@@ -930,29 +935,24 @@ def _phi_checks(m: xr.Dataset, max_lr: float, notes: list[str]) -> list[Check]:
                     "deviations at large η."
                 )
                 continue
+            details = {"exact_noise_sde_prediction": float(cell["phi_exact_noise"])}
+            if np.isfinite(float(cell.get("phi_langevin", np.nan))):
+                details["langevin_same_variance"] = float(cell["phi_langevin"])
             checks.append(
                 Check(
                     id=f"phi[lr={lr:g},B={batch}]",
-                    statement="stationary law P ∝ L^(−φ) (d = 1): maximum-likelihood φ over all "
-                    "chains' samples",
+                    statement="stationary scale (d = 1): maximum-likelihood φ of P ∝ L^(−φ) "
+                    "over all chains' samples, at these φ set by the chains' variance (a "
+                    "Gaussian with SGD's variance scores the same: this checks our chains' "
+                    "stationary variance, not the power-law tail)",
                     expected={"value": theory, "source": "theory φ = 1 + B/(η h*) (Fig. 3a)"},
                     measured=phi,
                     interval=[float(cell["phi_low"]), float(cell["phi_high"])],
                     interval_method=f"{_CHAIN_BOOT}, each chain's samples kept together",
                     threshold=THRESHOLDS["phi"](theory),
-                    headline=True,
-                    details={"exact_noise_sde_prediction": float(cell["phi_exact_noise"])},
+                    details=details,
                 )
             )
-            if np.isfinite(float(cell.get("phi_langevin", np.nan))):
-                checks[-1].with_control(
-                    "langevin",
-                    "the constant-noise Langevin chains of the same cell (a Gaussian stationary "
-                    "law with SGD's variance scale, no power-law tail), through the same φ fit: "
-                    "P ∝ L^(−φ) is false for them",
-                    float(cell["phi_langevin"]),
-                    [float(cell["phi_langevin_low"]), float(cell["phi_langevin_high"])],
-                )
     return checks
 
 
@@ -1599,8 +1599,8 @@ def verdict(step) -> None:
         "Fig. 2 substitute: a small MLP on an offline data set (see the check) with the paper's "
         "B = 100, η = 0.1 and MSE, instead of the paper's Fashion-MNIST MLP and CIFAR-10 CNN.",
     ]
-    checks = _phi_checks(m, p["phi_check_max_lr"], notes)
-    checks += _tail_checks(m, notes)
+    phi_value_checks = _phi_checks(m, p["phi_check_max_lr"], notes)
+    checks = _tail_checks(m, notes)
     checks += _slope_checks(m) + _falls_with_d_check(m) + [_noise_check(m)]
     excess_checks, excess_implementation = _discreteness_checks(m)
     checks += excess_checks
@@ -1610,8 +1610,9 @@ def verdict(step) -> None:
         "φ: the audit (2026-12-01) found that a Gaussian law with SGD's variance and no power-law "
         "tail also lands within 10% of 1 + B/(ηh*): the φ check measures E u², not the tail. The "
         "φ_tail checks test the tail itself, with the Langevin chains as control. The φ value "
-        "checks carry the same Langevin chains as their control, through the same fit: where it "
-        "lands in the band too, the check is uninformative (counted inconclusive)."
+        "checks are therefore implementation checks (our chains' stationary variance against "
+        "the theory's), no longer claim checks: in the default run of issue 15 the Langevin "
+        "control landed in the band in every cell (uninformative)."
     )
     notes.append(
         "First-passage slopes against the SDE with the paper's decoupled noise over the same c "
@@ -1652,7 +1653,9 @@ def verdict(step) -> None:
         claim="escape",
         paper=PAPER,
         checks=checks,
-        implementation_checks=_ratio_checks(m, p["collapse_tolerance"]) + excess_implementation,
+        implementation_checks=phi_value_checks
+        + _ratio_checks(m, p["collapse_tolerance"])
+        + excess_implementation,
         required=REQUIRED,
         config=p.get("config", p),
         notes=notes,
