@@ -1615,6 +1615,16 @@ def verdict(step) -> None:
         "control landed in the band in every cell (uninformative)."
     )
     notes.append(
+        "Why SGD's excess over the Gaussian chain can stay finite as ηh* → 0 at fixed B = 1 "
+        "(our reading, not tested here): SGD makes ≈ 1/η steps of size η per unit time, so its "
+        "rare escapes follow a large-deviation law whose rate uses the whole cumulant generating "
+        "function of the one-sample gradient noise, not only its covariance (Freidlin–Wentzell "
+        "for small-jump chains); a Gaussian chain with the same covariance keeps a different "
+        "rate at every η. Averaging over B samples makes the noise Gaussian at this scale, as "
+        "the fixed-B/(ηh*) series shows (SGD's excess falls with B). The check's prediction "
+        "(zero) is the issue's; a contradicts is a finding about the SDE approximation at B = 1."
+    )
+    notes.append(
         "First-passage slopes against the SDE with the paper's decoupled noise over the same c "
         "(quadrature): "
         + "; ".join(
