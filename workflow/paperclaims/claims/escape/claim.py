@@ -229,6 +229,10 @@ class VerdictParams:
     config: dict = whole_config()
 
 
+# the processes a step runs side by side as one wildcard (SGD beside its controls)
+_SGD_LANGEVIN = Sweep("process", "sgd|langevin", lambda c: ["sgd", "langevin"])
+_SGD_EM_EXACT = Sweep("process", "sgd|em|em_exact", lambda c: ["sgd", "em", "em_exact"])
+
 CLAIM = Claim(
     name="escape",
     paper="Mori, Ziyin, Liu, Ueda: Power-Law Escape Rate of SGD (ICML 2022)",
@@ -291,7 +295,7 @@ CLAIM = Claim(
             params=RatioParams,
             section="ratio",
             sweep=(
-                Sweep("process", "sgd|langevin", lambda c: ["sgd", "langevin"]),
+                _SGD_LANGEVIN,
                 Sweep.of("noise", "[0-9.e+-]+", "ratio.label_noise", lambda v: f"{v:g}"),
             ),
             measured_as="ratio",
@@ -304,7 +308,7 @@ CLAIM = Claim(
             params=CosineParams,
             section="cosine",
             sweep=(
-                Sweep("process", "sgd|langevin", lambda c: ["sgd", "langevin"]),
+                _SGD_LANGEVIN,
                 Sweep(
                     "noise",
                     "[0-9.e+-]+",
@@ -322,7 +326,7 @@ CLAIM = Claim(
             params=DiscretenessParams,
             section="discreteness",
             sweep=(
-                Sweep("process", "sgd|em|em_exact", lambda c: ["sgd", "em", "em_exact"]),
+                _SGD_EM_EXACT,
                 Sweep(
                     "batch",
                     "[0-9]+",
@@ -340,7 +344,7 @@ CLAIM = Claim(
             params=DiscretenessFixedBatchParams,
             section="discreteness",
             sweep=(
-                Sweep("process", "sgd|em|em_exact", lambda c: ["sgd", "em", "em_exact"]),
+                _SGD_EM_EXACT,
                 Sweep(
                     "lr",
                     "[0-9.e+-]+",
