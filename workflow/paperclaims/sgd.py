@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import xarray as xr
 
 from paperclaims.checkpoint import Checkpoint
 from paperclaims.progress import Progress
@@ -124,6 +125,26 @@ class FirstPassage:
         new = hit & (self.step < 0)
         self.step[new] = first.to(self.step.device)[new]  # in place: checkpoints hold this array
         return bool((self.step >= 0).all())
+
+    def dataset(self, lr: float, c: np.ndarray, delta_loss: np.ndarray, attrs: dict) -> xr.Dataset:
+        """The passage times (η × steps, NaN: not passed) against thresholds c = L / L*."""
+        steps = self.step.cpu().numpy().astype(float)
+        return xr.Dataset(
+            {
+                "passage_time": (
+                    ("chain", "threshold"),
+                    np.where(steps > 0, steps * lr, np.nan),
+                    {"units": "η × iterations (NaN: not passed by the horizon)"},
+                )
+            },
+            coords={
+                "chain": np.arange(steps.shape[0]),
+                "threshold": np.arange(len(c)),
+                "c": ("threshold", c, {"units": "L / L*"}),
+                "delta_loss": ("threshold", delta_loss, {"units": "L − L*"}),
+            },
+            attrs={**attrs, "lr": lr},
+        )
 
 
 def censored_mean(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import xarray as xr
 
 from paperclaims.seeds import derive_seed, generator
 from paperclaims.sgd import FirstPassage, chunk_length, run_chains
@@ -174,22 +173,11 @@ def simulate_cosine(step) -> None:
         gen=gen,
         observed={"passage_step": passage.step},
     )
-    steps = passage.step.cpu().numpy().astype(float)
-    ds = xr.Dataset(
+    ds = passage.dataset(
+        p["lr"],
+        c,
+        delta,
         {
-            "passage_time": (
-                ("chain", "threshold"),
-                np.where(steps > 0, steps * p["lr"], np.nan),
-                {"units": "η × iterations (NaN: not passed by the horizon)"},
-            )
-        },
-        coords={
-            "chain": np.arange(chains),
-            "threshold": np.arange(len(c)),
-            "c": ("threshold", c, {"units": "L / L*"}),
-            "delta_loss": ("threshold", delta, {"units": "L − L*"}),
-        },
-        attrs={
             "process": p["process"],
             "dim": 1,
             "label_noise": p["label_noise"],
@@ -197,7 +185,6 @@ def simulate_cosine(step) -> None:
             "hessian": problem.hessian,
             "barrier_loss": problem.barrier_loss,
             "horizon": p["max_steps"] * p["lr"],
-            "lr": p["lr"],
             "batch": p["batch"],
         },
     )

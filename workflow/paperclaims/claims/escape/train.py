@@ -303,28 +303,16 @@ def simulate_first_passage(step) -> None:
             gen=gen,
             observed={"passage_step": passage.step},
         )
-    steps = passage.step.cpu().numpy().astype(float)
-    ds = xr.Dataset(
+    ds = passage.dataset(
+        p["lr"],
+        c,
+        delta,
         {
-            "passage_time": (
-                ("chain", "threshold"),
-                np.where(steps > 0, steps * p["lr"], np.nan),
-                {"units": "η × iterations (NaN: not passed by the horizon)"},
-            )
-        },
-        coords={
-            "chain": np.arange(chains),
-            "threshold": np.arange(len(c)),
-            "c": ("threshold", c, {"units": "L / L*"}),
-            "delta_loss": ("threshold", delta, {"units": "L − L*"}),
-        },
-        attrs={
             "process": p["process"],
             "dim": p["dim"],
             "label_noise": p["label_noise"],
             "loss_star": problem.loss_star,
             "horizon": p["max_steps"] * p["lr"],
-            "lr": p["lr"],
             "batch": p["batch"],
             "hessian": float(problem.hessian[0, 0]) if p["dim"] == 1 else float("nan"),
         },
