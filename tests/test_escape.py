@@ -459,6 +459,10 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
         ),
         (
             simulate_first_passage,
+            {"process": "sgd", "dim": 2, "lr": 0.1, "batch": 1, "c": [1.5, 3.0], "n_datasets": 2},
+        ),
+        (
+            simulate_first_passage,
             {
                 "process": "langevin",
                 "dim": 2,
@@ -491,7 +495,14 @@ def test_noise_training_resumes_from_checkpoint_with_identical_arrays(
             },
         ),
     ],
-    ids=["stationary", "first_passage_sgd", "first_passage_langevin", "discreteness_sgd", "em"],
+    ids=[
+        "stationary",
+        "first_passage_sgd",
+        "first_passage_datasets",
+        "first_passage_langevin",
+        "discreteness_sgd",
+        "em",
+    ],
 )
 def test_chain_simulation_resumes_from_checkpoint_with_identical_arrays(
     simulate, params, tmp_path, monkeypatch, caplog, device
@@ -557,3 +568,14 @@ def test_fixed_batch_cells_share_the_b_sweep_cells_data_and_thresholds():
         assert sweep[name] == fixed[name], name
     assert sweep["cell_seed"] != fixed["cell_seed"]
     assert sweep["max_steps"] * sweep["lr"] == pytest.approx(fixed["max_steps"] * fixed["lr"])
+
+
+def test_first_passage_data_sets_must_divide_the_chains_before_any_job_starts():
+    from paperclaims.config import ConfigError, validate_config
+
+    schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    config = {"claims": ["escape"], "escape": {"first_passage": {"chains": 400, "n_datasets": 7}}}
+    with pytest.raises(ConfigError, match=r"'escape\.first_passage\.n_datasets' = 7.*divide"):
+        validate_config(config, schema)
+    config["escape"]["first_passage"]["n_datasets"] = 8
+    validate_config(config, schema)  # 8 divides 400

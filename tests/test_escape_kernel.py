@@ -174,6 +174,10 @@ FIRST_PASSAGE_CASES = {
         simulate_discreteness,
         {"process": "em", "lr": 0.1, "batch": 1, "c": [1.2, 1.4], "n_datasets": 2, "data_seed": 3},
     ),
+    "sgd_d2_datasets": (
+        simulate_first_passage,
+        {"process": "sgd", "dim": 2, "lr": 0.2, "batch": 2, "c": [1.2, 1.35], "n_datasets": 3},
+    ),
     "sgd_groups_B2": (
         simulate_discreteness,
         {"process": "sgd", "lr": 0.2, "batch": 2, "c": [1.2, 1.4], "n_datasets": 2, "data_seed": 3},
@@ -277,6 +281,10 @@ def test_same_seed_same_arrays_whatever_the_threads_chunks_and_chain_count():
             {"process": "sgd", "dim": 8, "lr": 0.1, "batch": 1, "c": [1.5, 2.5]},
         ),
         (
+            simulate_first_passage,
+            {"process": "sgd", "dim": 2, "lr": 0.1, "batch": 1, "c": [1.5, 2.5], "n_datasets": 4},
+        ),
+        (
             simulate_discreteness,
             {
                 "process": "em",
@@ -288,7 +296,12 @@ def test_same_seed_same_arrays_whatever_the_threads_chunks_and_chain_count():
             },
         ),
     ],
-    ids=["stationary_langevin", "first_passage_sgd_d8", "discreteness_em"],
+    ids=[
+        "stationary_langevin",
+        "first_passage_sgd_d8",
+        "first_passage_datasets",
+        "discreteness_em",
+    ],
 )
 def test_fused_chains_resume_from_checkpoint_with_identical_arrays(
     simulate, params, tmp_path, monkeypatch, caplog
@@ -342,3 +355,49 @@ def test_cpu_runs_use_the_fused_kernel_and_other_devices_torch(monkeypatch, tmp_
     assert train.fused_kernel(_step({}, tmp_path / "a.nc"))
     monkeypatch.setattr(Step, "device", property(lambda self: torch.device("cuda")))
     assert not train.fused_kernel(_step({}, tmp_path / "a.nc", device="cuda"))
+
+
+# ---------------------------------------------------------------- Fig. 3b on several data sets
+def test_first_passage_on_several_data_sets_splits_the_chains_and_names_each_data_set(tmp_path):
+    from paperclaims.seeds import derive_seed
+
+    params = {**BASE, "chains": 300, "max_steps": 5000, "n_datasets": 3}
+    params |= {"process": "sgd", "dim": 1, "lr": 0.1, "batch": 1, "c": [1.2, 1.4]}
+    sets = _run(simulate_first_passage, params, tmp_path / "sets.nc")
+    assert np.bincount(sets["chain_dataset"].values).tolist() == [100, 100, 100]
+    loss_star = sets["dataset_loss_star"].values
+    assert len(set(loss_star)) == 3  # three different landscapes
+    for g in range(3):  # data set g is rebuilt from (cell seed, "dataset", g)
+        rebuilt = Regression(500, 1, 1.0, derive_seed(31, "dataset", g))
+        assert loss_star[g] == rebuilt.loss_star
+    assert sets.attrs["loss_star"] == pytest.approx(loss_star.mean())
+    one = _run(simulate_first_passage, {**params, "n_datasets": 1}, tmp_path / "one.nc")
+    assert "chain_dataset" not in one.coords and one.sizes["chain"] == 300
+    with pytest.raises(ValueError, match="multiple"):
+        _run(simulate_first_passage, {**params, "n_datasets": 7}, tmp_path / "bad.nc")
+
+
+def test_first_passage_slope_interval_resamples_the_data_sets(tmp_path):
+    """Two data sets whose chains give slopes 10 and 14 with little chain noise: the chains-only
+    bootstrap would pin the pooled slope; the two-stage interval spans the data sets' spread."""
+    from paperclaims.claims.escape import analysis
+
+    rng = np.random.default_rng(0)
+    c = np.array([1.2, 1.4, 1.6])
+    chains = 400
+    group = np.arange(chains) // 200
+    slope = np.where(group == 0, 10.0, 14.0)[:, None]
+    times = np.exp(slope * np.log(c)) * rng.exponential(1.0, (chains, 1)) ** 0.05
+    ds = xr.Dataset(
+        {"passage_time": (("chain", "threshold"), times)},
+        coords={"chain": np.arange(chains), "threshold": np.arange(3), "c": ("threshold", c)},
+        attrs={"dim": 1, "horizon": 1e9},
+    )
+    ds.assign_coords(chain_dataset=("chain", group)).to_netcdf(tmp_path / "sets.nc")
+    ds.to_netcdf(tmp_path / "pooled.nc")
+    sets = analysis._measure_first_passage([str(tmp_path / "sets.nc")], 0.1, 1).isel(dim=0)
+    pooled = analysis._measure_first_passage([str(tmp_path / "pooled.nc")], 0.1, 1).isel(dim=0)
+    assert int(sets["fp_n_datasets"]) == 2 and int(pooled["fp_n_datasets"]) == 1
+    low, high = float(sets["fp_slope_low"]), float(sets["fp_slope_high"])
+    assert low < 10.5 and high > 13.5
+    assert float(pooled["fp_slope_high"]) - float(pooled["fp_slope_low"]) < 0.5

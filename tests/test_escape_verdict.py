@@ -157,6 +157,7 @@ def measured(
             "fp_slope_boot": (("dim", "fp_boot"), boot),
             "fp_slope_lower_c": ("dim", slope * 0.95),
             "fp_slope_upper_c": ("dim", slope * 1.05),
+            "fp_n_datasets": ("dim", np.full(len(dims), 8)),
             "fp_slope_theory": ("dim", slope_theory),
             "fp_slope_sde_decoupled": ("dim", slope / 1.35),
             "fp_slope_sde_exact": ("dim", slope / 1.6),
@@ -368,6 +369,8 @@ def test_claim_holds(tmp_path):
     assert {i for i, c in checks.items() if c["headline"]} == set(SLOPES + COSINE[1:])
     for i in CLAIM_CHECKS:
         assert checks[i]["interval_method"].startswith("95% percentile")
+    for i in [*SLOPES, FALLS]:  # the Fig. 3b cells resample their data sets too
+        assert "two-stage bootstrap" in checks[i]["interval_method"]
         assert checks[i]["threshold"]["source"]
         assert checks[i]["uninformative"] is False
     assert checks[NOISE]["control"] is None  # 𝒩 ∝ L: none (notes)

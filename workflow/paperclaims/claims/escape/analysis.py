@@ -531,7 +531,11 @@ def _measure_first_passage(paths: list[str], lr: float, batch: int) -> xr.Datase
     for i, path in enumerate(paths):
         ds = read_dataset(path)
         dim, c = int(ds.attrs["dim"]), ds["c"].values
-        s = _passage_summary(ds, seed=i)
+        weights, n_datasets = None, 1  # one data set: the chains alone
+        if "chain_dataset" in ds.coords:  # each cell's own data sets, resampled with its chains
+            weights = dataset_weights(ds["chain_dataset"].values, N_BOOT, 900 + i, seed=i)
+            n_datasets = int(ds["chain_dataset"].max()) + 1
+        s = _passage_summary(ds, seed=i, weights=weights)
         sde = {n: sde_passage_time(c, lr, batch, dim, n) for n in ("decoupled", "exact")}
         cell = xr.Dataset(
             {
@@ -548,6 +552,7 @@ def _measure_first_passage(paths: list[str], lr: float, batch: int) -> xr.Datase
                 "fp_slope_boot": ("fp_boot", s["slope_boot"]),
                 "fp_slope_lower_c": s["slope_lower_c"],
                 "fp_slope_upper_c": s["slope_upper_c"],
+                "fp_n_datasets": n_datasets,
                 "fp_slope_theory": escape_slope_theory(lr, batch, dim),
                 "fp_slope_sde_decoupled": log_log_slope(c, sde["decoupled"]),
                 "fp_slope_sde_exact": log_log_slope(c, sde["exact"]),
@@ -1031,6 +1036,15 @@ def _tail_checks(m: xr.Dataset, notes: list[str]) -> list[Check]:
     return checks
 
 
+def _passage_boot(n_datasets: int) -> str:
+    if n_datasets == 1:
+        return _CHAIN_BOOT + " of one data set"
+    return (
+        f"{CLAIM_LEVEL:.0%} percentile two-stage bootstrap ({N_BOOT} resamples): the cell's "
+        f"{n_datasets} data sets, then each one's chains"
+    )
+
+
 def _slope_checks(m: xr.Dataset) -> list[Check]:
     checks = []
     limit = PRECONDITIONS["max_censored_fraction"]
@@ -1049,7 +1063,8 @@ def _slope_checks(m: xr.Dataset) -> list[Check]:
                 expected={"value": theory, "source": "theory B/(ηh*) + 1 − d/2 (Fig. 3b)"},
                 measured=slope,
                 interval=[float(cell["fp_slope_low"]), float(cell["fp_slope_high"])],
-                interval_method=f"{_CHAIN_BOOT}, slope refitted on each resample",
+                interval_method=_passage_boot(int(cell["fp_n_datasets"]))
+                + ", slope refitted on each resample",
                 threshold=THRESHOLDS["escape_slope"](theory),
                 precondition=Precondition(
                     f"at most {limit:.0%} of the chains censored (not passed by the horizon) at "
@@ -1103,7 +1118,8 @@ def _falls_with_d_check(m: xr.Dataset) -> list[Check]:
             },
             measured=float(np.max(np.diff(slopes))),
             interval=_interval(np.max(rises, axis=0)),
-            interval_method=f"{_CHAIN_BOOT}, every d cell resampled independently",
+            interval_method=_passage_boot(int(by_dim["fp_n_datasets"].max()))
+            + ", every d cell resampled independently",
             threshold=THRESHOLDS["escape_slope_falls_with_d"],
             precondition=Precondition(
                 f"every slope is a measured mean first-passage time: at most {limit:.0%} of the "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from paperclaims.config import some_value
+from paperclaims.config import ConfigError, some_value
 from paperclaims.registry import (
     OMIT,
     Claim,
@@ -81,6 +81,22 @@ class StationaryLangevinParams:
     thin: int
 
 
+def _datasets_dividing_chains(section: str):
+    """``<section>.n_datasets``, refused before any job starts unless it divides the chains."""
+
+    def value(config: dict, wildcards: dict) -> int:
+        n_sets, chains = config[section]["n_datasets"], config[section]["chains"]
+        if chains % n_sets:
+            raise ConfigError(
+                f"config key 'escape.{section}.n_datasets' = {n_sets!r} is invalid: must divide "
+                f"'escape.{section}.chains' = {chains} (the chains are split evenly over the "
+                "data sets). See config/README.md."
+            )
+        return n_sets
+
+    return value
+
+
 @dataclass(frozen=True)
 class FirstPassageParams:
     process: str = computed(lambda c, wc: "sgd")
@@ -89,6 +105,10 @@ class FirstPassageParams:
     cell_seed: int = seed("first_passage", "{dim}")
     label_noise: float
     chains: int
+    n_datasets: int = computed(
+        _datasets_dividing_chains("first_passage"),
+        reads=("first_passage.n_datasets", "first_passage.chains"),
+    )
     max_steps: int
     # shared with the ratio cells and the measure step
     lr: float

@@ -245,39 +245,73 @@ def simulate_first_passage(step) -> None:
     """One cell of Fig. 3b / the ratio test: iterations until L > threshold, per chain.
 
     Thresholds are ``c`` (L > c L*) or, for the constant-noise control, ``delta_loss``
-    (L > L* + ΔL). Chains not passed after ``max_steps`` are censored (NaN)."""
+    (L > L* + ΔL). Chains not passed after ``max_steps`` are censored (NaN). With
+    ``n_datasets`` > 1 (the Fig. 3b cells, SGD) the chains are split evenly over that many data
+    sets, data set g drawn from ``derive_seed(cell_seed, "dataset", g)``, each chain against its
+    own data set's c L*: the measure resamples data sets as well as chains, since the escape
+    rate depends on the data set's rare large inputs (a spread one data set's chains do not show)."""
     p = step.params
     gen = generator(p["cell_seed"], step.device)
-    # the ratio cells share one data set (``data_seed``): labels σ y₀ on the same inputs
-    problem = Regression(
-        p["n_data"], p["dim"], p["label_noise"], p.get("data_seed", p["cell_seed"]), step.device
-    )
-    chains = p["chains"]
+    chains, n_sets = p["chains"], p.get("n_datasets", 1)
+    if n_sets == 1:
+        # the ratio cells share one data set (``data_seed``): labels σ y₀ on the same inputs
+        problems = [
+            Regression(
+                p["n_data"],
+                p["dim"],
+                p["label_noise"],
+                p.get("data_seed", p["cell_seed"]),
+                step.device,
+            )
+        ]
+    elif p["process"] != "sgd" or chains % n_sets:
+        raise ValueError(
+            f"first passage: n_datasets {n_sets} needs process sgd (got {p['process']}) and "
+            f"chains ({chains}) a multiple of it"
+        )
+    else:
+        problems = [
+            Regression(
+                p["n_data"],
+                p["dim"],
+                p["label_noise"],
+                derive_seed(p["cell_seed"], "dataset", g),
+                step.device,
+            )
+            for g in range(n_sets)
+        ]
+    group = torch.arange(chains, device=step.device) // (chains // n_sets)
+    loss_star = torch.tensor([q.loss_star for q in problems], dtype=DTYPE, device=step.device)
+    mean_loss_star = float(loss_star.mean())
     if p.get("delta_loss"):
         delta = np.asarray(p["delta_loss"], dtype=float)
-        c = 1 + delta / problem.loss_star
+        c = 1 + delta / mean_loss_star  # one data set here
     else:
         c = np.asarray(p["c"], dtype=float)
-        delta = (c - 1) * problem.loss_star
-    passage = FirstPassage(
-        chains, torch.as_tensor(c * problem.loss_star, dtype=DTYPE, device=step.device)
-    )
+        delta = (c - 1) * mean_loss_star
+    c_t = torch.as_tensor(c, dtype=DTYPE, device=step.device)
+    passage = FirstPassage(chains, c_t * mean_loss_star)
+    if n_sets > 1:
+        passage.thresholds = loss_star[group].unsqueeze(1) * c_t  # (chains, thresholds)
     if p["process"] == "sgd":
         width = p["batch"] * (p["dim"] + 2) + 2 * p["dim"]
     else:
         width = 4 * p["dim"]
+    theta0 = torch.stack([q.theta_star for q in problems])[group]
     if fused_kernel(step):
         from paperclaims.claims.escape import fused
 
         if p["process"] == "sgd":
-            fused_chains = fused.regression_sgd(problem, chains, p["lr"], p["batch"])
+            fused_chains = fused.regression_sgd(
+                problems, chains, p["lr"], p["batch"], group.cpu().numpy()
+            )
         else:
             fused_chains = fused.regression_langevin(
-                problem, chains, p["lr"], p["batch"], p["langevin_reference_loss"]
+                problems[0], chains, p["lr"], p["batch"], p["langevin_reference_loss"]
             )
         fused.run(
             fused_chains,
-            start_at_minimum(problem, chains).numpy(),
+            theta0.cpu().numpy(),
             p["max_steps"],
             chunk_length(chains, width),
             fused.chain_keys(p["cell_seed"], chains),
@@ -287,22 +321,26 @@ def simulate_first_passage(step) -> None:
             threads=torch.get_num_threads(),
         )
     else:
-        if p["process"] == "sgd":
-            kernel = problem.sgd(gen, chains, p["lr"], p["batch"])
+        if n_sets > 1:
+            kernel, loss = _sgd_on_datasets(gen, problems, group, p["lr"], p["batch"])
+        elif p["process"] == "sgd":
+            kernel, loss = problems[0].sgd(gen, chains, p["lr"], p["batch"]), problems[0].loss
         else:
-            kernel = problem.langevin(
+            kernel = problems[0].langevin(
                 gen, chains, p["lr"], p["batch"], p["langevin_reference_loss"]
             )
+            loss = problems[0].loss
         run_chains(
-            start_at_minimum(problem, chains),
+            theta0,
             p["max_steps"],
             *kernel,
             chunk_length(chains, width),
-            lambda trajectory, first: passage.update(problem.loss(trajectory), first),
+            lambda trajectory, first: passage.update(loss(trajectory), first),
             checkpoint=step.checkpoint(),
             gen=gen,
             observed={"passage_step": passage.step},
         )
+    hessian = [float(q.hessian[0, 0]) if p["dim"] == 1 else float("nan") for q in problems]
     ds = passage.dataset(
         p["lr"],
         c,
@@ -311,13 +349,42 @@ def simulate_first_passage(step) -> None:
             "process": p["process"],
             "dim": p["dim"],
             "label_noise": p["label_noise"],
-            "loss_star": problem.loss_star,
+            "loss_star": mean_loss_star,
             "horizon": p["max_steps"] * p["lr"],
             "batch": p["batch"],
-            "hessian": float(problem.hessian[0, 0]) if p["dim"] == 1 else float("nan"),
+            "hessian": float(np.mean(hessian)),
         },
     )
+    if n_sets > 1:
+        ds = ds.assign_coords(
+            chain_dataset=("chain", group.cpu().numpy()), dataset=np.arange(n_sets)
+        )
+        ds["dataset_loss_star"] = ("dataset", loss_star.cpu().numpy())
+        ds["dataset_hessian"] = ("dataset", np.array(hessian))
     step.write(ds, step.output[0])
+
+
+def _sgd_on_datasets(gen, problems: list[Regression], group: torch.Tensor, lr: float, batch: int):
+    """Torch kernel of minibatch SGD with chain i on data set ``group[i]`` (indices with
+    replacement, the residual form for every d), and the per-chain loss for the passage test."""
+    n, d = problems[0].x.shape
+    x = torch.cat([q.x for q in problems])  # (sets × n, d)
+    y = torch.cat([q.y for q in problems])
+    offset = (group * n).view(1, -1, 1)
+    chains = len(group)
+    theta_star = torch.stack([q.theta_star for q in problems])[group]  # (chains, d)
+    hessian = torch.stack([q.hessian for q in problems])[group]  # (chains, d, d)
+    loss_star = torch.tensor([q.loss_star for q in problems], dtype=DTYPE, device=x.device)[group]
+
+    def next_chunk(k):
+        idx = torch.randint(n, (k, chains, batch), generator=gen, device=gen.device) + offset
+        return x[idx], y[idx]
+
+    def loss(theta):  # (k, chains, d) → (k, chains)
+        u = theta - theta_star
+        return loss_star + torch.einsum("kci,cij,kcj->kc", u, hessian, u) / 2
+
+    return (next_chunk, least_squares_update(lr)), loss
 
 
 # ---------------------------------------------------------------- simulate: discreteness
