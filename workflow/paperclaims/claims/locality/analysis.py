@@ -102,11 +102,16 @@ def summarize(out: xr.Dataset) -> xr.Dataset:
     for name, var in [("net", "test_error"), ("ntk", "ntk_test_error")]:
         out[f"{name}_mean"] = out[var].mean("seed")
         out[f"{name}_sem"] = out[var].std("seed", ddof=1) / math.sqrt(n_seeds)
-        out[f"{name}_best_depth"] = out[f"{name}_mean"].idxmin("depth")
-    out["criterion_fraction"] = (out["criterion_epoch"] > 0).mean("seed")
+        mean = out[f"{name}_mean"]
+        out[f"{name}_best_depth"] = (
+            mean.fillna(np.inf).idxmin("depth").where(mean.notnull().any("depth"))
+        )
+    # n_train is per target: (target, n_train) cells the grid does not train are NaN throughout
+    ran = out["test_error"].notnull()
+    out["criterion_fraction"] = (out["criterion_epoch"] > 0).where(ran).mean("seed")
     out["chance"] = out["majority_error"].mean("seed")
     learned = out["test_error"] <= out["chance"] - BELOW_CHANCE_BY
-    out["learned_fraction"] = learned.mean("seed")
+    out["learned_fraction"] = learned.where(ran).mean("seed")
     out["learned_fraction"].attrs["long_name"] = (
         f"fraction of seeds with test error ≤ chance − {BELOW_CHANCE_BY:g}"
     )
@@ -122,14 +127,15 @@ def measure(step) -> None:
         nets.append(
             run[NET_VARS].expand_dims(n_train=[run.attrs["n_train"]], depth=[run.attrs["depth"]])
         )
-    net = xr.combine_by_coords(nets, combine_attrs="drop", join="outer", data_vars="minimal")
+    # per-target n_train: cells differ in their targets, so merge (outer) rather than tile
+    net = xr.merge(nets, join="outer", compat="no_conflicts", combine_attrs="drop")
     kernels = []
     for path in step.input.ntk:
         run = read_dataset(path)
         kernels.append(
             run[["ntk_test_error", "majority_error"]].expand_dims(n_train=[run.attrs["n_train"]])
         )
-    kern = xr.combine_by_coords(kernels, combine_attrs="drop")
+    kern = xr.merge(kernels, join="outer", compat="no_conflicts", combine_attrs="drop")
     out = summarize(xr.merge([net, kern], join="left"))  # NTK rows for the nets' depths
     for var in ["test_error", "ntk_test_error", "net_mean", "ntk_mean", "net_sem", "ntk_sem"]:
         out[var].attrs["units"] = "fraction of test points misclassified"
@@ -232,6 +238,8 @@ def verdict(step) -> None:
             tgt = str(tgt)
             kind, _ = parse_target(tgt)
             cell = m.sel(target=tgt, n_train=n_train, labels="true")
+            if cell["test_error"].isnull().all():  # this target is not trained at this N
+                continue
             err = cell["test_error"].transpose("seed", "depth").values
             ctrl = (
                 m["test_error"]

@@ -30,8 +30,16 @@ def target_names(label_types: list[str], ks: list[int]) -> list[str]:
     return [f"{kind}_k{k}" for kind, k in itertools.product(label_types, ks)]
 
 
+# n_train is per label type (the NTK-only pilot chooses N per target: pilot.py, rule 4); the
+# sweep runs every N of any label type, and each N cell trains only the targets listed at it.
+def n_train_values(config: dict) -> list[int]:
+    return sorted({n for kind in config["labels"] for n in config["n_train"][kind]})
+
+
 def _targets(config: dict, wildcards: dict) -> list[str]:
-    return target_names(config["labels"], config["k"])
+    n = int(wildcards["n_train"])
+    kinds = [kind for kind in config["labels"] if n in config["n_train"][kind]]
+    return target_names(kinds, config["k"])
 
 
 def ntk_memory(config: dict, wildcards: dict) -> int:
@@ -49,7 +57,7 @@ class TrainParams:
     cell_seed: int = seed()  # ("n_train", "depth")
     train_seed: int = seed("train_data", "{n_train}")  # shared by every depth and the NTK
     test_seed: int = seed("test_data")
-    targets: list = computed(_targets, reads=("labels", "k"))
+    targets: list = computed(_targets, reads=("labels", "k", "n_train"))
     family: str = key("family")
     inputs: str = key("inputs")
     d: int = key("d")
@@ -70,7 +78,7 @@ class NtkParams:
     n_train: int = wildcard()
     train_seed: int = seed("train_data", "{n_train}")
     test_seed: int = seed("test_data")
-    targets: list = computed(_targets, reads=("labels", "k"))
+    targets: list = computed(_targets, reads=("labels", "k", "n_train"))
     family: str = key("family")
     inputs: str = key("inputs")
     d: int = key("d")
@@ -90,7 +98,9 @@ class MeasureParams:
     loss_target: float = key("train.loss_target")
 
 
-N_TRAIN = Sweep.of("n_train", "[0-9]+", "n_train")
+N_TRAIN = Sweep(
+    "n_train", "[0-9]+", lambda c: [str(n) for n in n_train_values(c)], ("labels", "n_train")
+)
 
 CLAIM = Claim(
     name="locality",
