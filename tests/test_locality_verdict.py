@@ -436,3 +436,4 @@ def test_a_target_not_trained_at_an_n_has_no_checks_there(tmp_path):
     }
     assert set(got.values()) == {"supports"}
     assert by_id(v)["ntk_misses_depth_trend[N=2000]"]["details"]["targets_used"] == ["global_k2"]
+    assert any("local_k2 at N = 500, global_k2 at N = 2000" in note for note in v["notes"])

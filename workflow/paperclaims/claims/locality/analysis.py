@@ -332,8 +332,10 @@ def verdict(step) -> None:
             f"Label family {m.attrs['family']}, {m.attrs['inputs']} inputs, d = {m.attrs['d']}, "
             f"width {m.attrs['width']}; {n_seeds} seeds, each with its own training and test set "
             "shared by every depth, by the NTK and by the shuffled-label control.",
-            "Task grid (k, d, N) chosen before any finite net was trained, by the NTK-only pilot "
-            "and its rule (paperclaims/claims/locality/pilot.py, pilot.json).",
+            "Task grid (k, d, and N per target) chosen before any finite net was trained, by the "
+            "NTK-only pilot and its rule (paperclaims/claims/locality/pilot.py, pilot.json): "
+            + _grid_text(m)
+            + ".",
             f"Fraction of true-label runs that did not meet the training-loss criterion within "
             f"the epoch cap: {unmet:.3f} (their checks' criterion precondition fails).",
             f"Preconditions: {PRECONDITION_SOURCE}.",
@@ -342,11 +344,26 @@ def verdict(step) -> None:
                 f"{t} {float(true['chance'].sel(target=t).mean()):.3g}"
                 for t in map(str, m["target"].values)
             )
-            + ". The NTK-only pilot's band assumed 0.5 for every label; family A's k-global label "
-            "is imbalanced by the tie rule sgn(0) = +1, so a grid with one N for both label types "
-            "may leave the global target short of the learnability margin (issue 18's default run: "
-            "k = 2, N = 250 and 500); choosing N per target is the follow-up.",
+            + ". The NTK-only pilot uses the same chance (the majority-class rate of each label, "
+            "computed from the labels alone) and chooses N per target (pilot.py, rule 4): family "
+            "A's k-global label is imbalanced by the tie rule sgn(0) = +1. (Until issue 18's third "
+            "pass the pilot assumed 0.5 for every label and one N for both label types, which left "
+            "the global target short of the learnability margin at N = 250 and 500: class C.)",
         ],
+    )
+
+
+def _grid_text(m: xr.Dataset) -> str:
+    """'local_k2 at N = 500, global_k2 at N = 2000': the (target, N) cells that were run."""
+    ran = (
+        m["test_error"]
+        .notnull()
+        .any([d for d in m["test_error"].dims if d not in ("target", "n_train")])
+    )
+    return ", ".join(
+        f"{t} at N = "
+        + ", ".join(str(int(n)) for n in m["n_train"].values[ran.sel(target=t).values])
+        for t in map(str, m["target"].values)
     )
 
 
