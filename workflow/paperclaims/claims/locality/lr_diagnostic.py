@@ -31,11 +31,16 @@ SEEDS = 4
 DIAG_SEED = 18_500  # the diagnostic's own seeds
 
 
-def run(n: int, depth: int, lr: float) -> dict:
+def run(n: int, depth: int, lr: float, validation: float = 0.0) -> dict:
+    """With ``validation`` > 0, that fraction of the N training points is held out and stands in
+    for the test set (training data only: what a per-depth lr rule could read)."""
     p = {**BASE, "lr": lr, "n_seeds": SEEDS, "d": 32, "n_train": n, "n_test": 2000}
     p.update(inputs="binary", family="A", targets=["local_k2"])
     p.update(train_seed=DIAG_SEED + 1, test_seed=DIAG_SEED + 2)
     x, y, xt, yt, _ = loc.dataset(p)
+    if validation:
+        n_val = int(round(validation * n))
+        x, xt, y, yt = x[:, n_val:], x[:, :n_val], y[:, n_val:], y[:, :n_val]
     model = loc.he_mlp(
         32, p["width"], depth, member_seeds(DIAG_SEED + depth, SEEDS), torch.float32, "cpu"
     )
@@ -61,13 +66,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="workflow/paperclaims/claims/locality/lr_diagnostic.json")
     parser.add_argument("--n-train", type=int, default=500)
+    parser.add_argument(
+        "--validation", type=float, default=0.0, help="held-out fraction read in place of test"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []
     for factor in FACTORS:
         for depth in DEPTHS:
             t0 = time.perf_counter()
-            r = run(args.n_train, depth, BASE["lr"] * factor)
+            r = run(args.n_train, depth, BASE["lr"] * factor, args.validation)
             rows.append(r)
             print(
                 f"lr {r['lr']:.2e} depth {depth}: criterion epoch {r['criterion_epoch']}, "
@@ -79,7 +87,11 @@ def main() -> None:
                 flush=True,
             )
     Path(args.out).write_text(
-        json.dumps({"n_train": args.n_train, "base": BASE, "runs": rows}, indent=1) + "\n"
+        json.dumps(
+            {"n_train": args.n_train, "validation": args.validation, "base": BASE, "runs": rows},
+            indent=1,
+        )
+        + "\n"
     )
 
 
