@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from paperclaims.claims.locality import analysis, claim, pilot, train
+from paperclaims.claims.locality import analysis, claim, lr_pilot, pilot, train
 from paperclaims.config import ConfigError, validate_config
 from paperclaims.seeds import generator
 
@@ -218,6 +218,59 @@ def test_ensemble_member_trains_as_if_alone():
     assert float(alone["train_loss"][0]) <= P_FIT["loss_target"]
     np.testing.assert_allclose(together["train_error"][1, :e], alone["train_error"][0, :e])
     assert together["test_history"][1, e - 1] == alone["test_error"][0]  # recorded at the criterion
+
+
+def test_a_per_member_lr_trains_each_member_as_alone_at_its_own_lr():
+    """lr as a (members,) tensor: member i of the ensemble follows the run alone at lr[i]."""
+    xs = torch.stack([train.sample_inputs(48, 8, "binary", seed=s) for s in range(2)])
+    ys = train.labels(xs, "local", 2)
+    lrs = [3e-3, 3e-2]
+    p = {**P_FIT, "max_epochs": 6, "loss_target": 1e-9}  # a fixed number of epochs
+    both = train.he_mlp(8, 16, 2, [1, 2], torch.float64, "cpu")
+    train.fit_to_criterion(
+        both, xs, ys, xs, ys, {**p, "lr": torch.tensor(lrs, dtype=torch.float64)}, generator(0)
+    )
+    for i, lr in enumerate(lrs):
+        alone = train.he_mlp(8, 16, 2, [1 + i], torch.float64, "cpu")
+        train.fit_to_criterion(
+            alone,
+            xs[i : i + 1],
+            ys[i : i + 1],
+            xs[i : i + 1],
+            ys[i : i + 1],
+            {**p, "lr": lr},
+            generator(0),
+        )
+        for w_both, w_alone in zip(both.weights, alone.weights):
+            np.testing.assert_allclose(
+                w_both[i].detach().numpy(), w_alone[0].detach().numpy(), rtol=1e-9, atol=1e-12
+            )
+    assert not np.allclose(both.weights[0][0].detach(), both.weights[0][1].detach())
+
+
+def test_lr_per_label_type_and_depth_reaches_each_cells_targets():
+    config = validate_config({}, SCHEMA)["locality"]
+    config = {**config, "depths": [1, 10], "n_train": {"local": [500], "global": [500]}}
+    assert claim._lr(config, {"n_train": "500", "depth": "10"}) == config["train"]["lr"]
+    config["train"] = {**config["train"], "lr": {"local": [1e-3, 1e-2], "global": [3e-3, 3e-4]}}
+    assert claim._lr(config, {"n_train": "500", "depth": "10"}) == [1e-2, 3e-4]
+    assert claim._lr(config, {"n_train": "500", "depth": "1"}) == [1e-3, 3e-3]
+    validate_config(
+        {"locality": {"depths": [1, 10], "train": {"lr": config["train"]["lr"]}}}, SCHEMA
+    )
+    with pytest.raises(ValueError, match="locality.train.lr"):
+        claim._lr({**config, "depths": [1, 4, 10]}, {"n_train": "500", "depth": "1"})
+
+
+def test_lr_pilot_rule_picks_lowest_validation_error_among_runs_meeting_the_criterion():
+    runs = [
+        {"lr": 3e-4, "validation_error": [0.01, 0.01], "criterion_epoch": [0, 40]},  # missed
+        {"lr": 1e-3, "validation_error": [0.20, 0.22], "criterion_epoch": [9, 8]},
+        {"lr": 1e-2, "validation_error": [0.05, 0.07], "criterion_epoch": [12, 15]},
+        {"lr": 3e-2, "validation_error": [0.06, 0.06], "criterion_epoch": [12, 15]},  # tie
+    ]
+    assert lr_pilot.choose_lr(runs, 1e-3) == 1e-2
+    assert lr_pilot.choose_lr(runs[:1], 1e-3) == 1e-3  # none eligible: the config's lr
 
 
 def test_protocol_reads_every_member_at_the_same_criterion_and_controls_need_not_meet_it():

@@ -42,6 +42,24 @@ def _targets(config: dict, wildcards: dict) -> list[str]:
     return target_names(kinds, config["k"])
 
 
+def _lr(config: dict, wildcards: dict) -> float | list[float]:
+    """train.lr: one lr for every depth, or per label type a list aligned with ``depths`` (the lr
+    pilot's choice, lr_pilot.py); then one lr per target of the cell, in ``_targets``' order."""
+    lr = config["train"]["lr"]
+    if not isinstance(lr, dict):
+        return lr
+    depth = int(wildcards["depth"])
+    out = []
+    for target in _targets(config, wildcards):
+        per_depth = lr[target.partition("_k")[0]]
+        if len(per_depth) != len(config["depths"]):
+            raise ValueError(
+                f"locality.train.lr: {len(per_depth)} values for depths {config['depths']}"
+            )
+        out.append(per_depth[config["depths"].index(depth)])
+    return out
+
+
 def ntk_memory(config: dict, wildcards: dict) -> int:
     """NTK jobs hold a few float64 (seed, n, n)-sized Gram arrays, train and test."""
     n = int(wildcards["n_train"])
@@ -65,7 +83,7 @@ class TrainParams:
     n_seeds: int = key("n_seeds")
     width: int
     optimizer: str
-    lr: float
+    lr: object = computed(_lr, reads=("train.lr", "labels", "k", "n_train", "depths"))
     batch_size: int
     max_epochs: int
     loss: str
