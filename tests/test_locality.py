@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from paperclaims.claims.locality import analysis, claim, train
+from paperclaims.claims.locality import analysis, claim, lr_pilot, pilot, train
 from paperclaims.config import ConfigError, validate_config
 from paperclaims.seeds import generator
 
@@ -220,6 +220,59 @@ def test_ensemble_member_trains_as_if_alone():
     assert together["test_history"][1, e - 1] == alone["test_error"][0]  # recorded at the criterion
 
 
+def test_a_per_member_lr_trains_each_member_as_alone_at_its_own_lr():
+    """lr as a (members,) tensor: member i of the ensemble follows the run alone at lr[i]."""
+    xs = torch.stack([train.sample_inputs(48, 8, "binary", seed=s) for s in range(2)])
+    ys = train.labels(xs, "local", 2)
+    lrs = [3e-3, 3e-2]
+    p = {**P_FIT, "max_epochs": 6, "loss_target": 1e-9}  # a fixed number of epochs
+    both = train.he_mlp(8, 16, 2, [1, 2], torch.float64, "cpu")
+    train.fit_to_criterion(
+        both, xs, ys, xs, ys, {**p, "lr": torch.tensor(lrs, dtype=torch.float64)}, generator(0)
+    )
+    for i, lr in enumerate(lrs):
+        alone = train.he_mlp(8, 16, 2, [1 + i], torch.float64, "cpu")
+        train.fit_to_criterion(
+            alone,
+            xs[i : i + 1],
+            ys[i : i + 1],
+            xs[i : i + 1],
+            ys[i : i + 1],
+            {**p, "lr": lr},
+            generator(0),
+        )
+        for w_both, w_alone in zip(both.weights, alone.weights):
+            np.testing.assert_allclose(
+                w_both[i].detach().numpy(), w_alone[0].detach().numpy(), rtol=1e-9, atol=1e-12
+            )
+    assert not np.allclose(both.weights[0][0].detach(), both.weights[0][1].detach())
+
+
+def test_lr_per_label_type_and_depth_reaches_each_cells_targets():
+    config = validate_config({}, SCHEMA)["locality"]
+    config = {**config, "depths": [1, 10], "n_train": {"local": [500], "global": [500]}}
+    assert claim._lr(config, {"n_train": "500", "depth": "10"}) == config["train"]["lr"]
+    config["train"] = {**config["train"], "lr": {"local": [1e-3, 1e-2], "global": [3e-3, 3e-4]}}
+    assert claim._lr(config, {"n_train": "500", "depth": "10"}) == [1e-2, 3e-4]
+    assert claim._lr(config, {"n_train": "500", "depth": "1"}) == [1e-3, 3e-3]
+    validate_config(
+        {"locality": {"depths": [1, 10], "train": {"lr": config["train"]["lr"]}}}, SCHEMA
+    )
+    with pytest.raises(ValueError, match="locality.train.lr"):
+        claim._lr({**config, "depths": [1, 4, 10]}, {"n_train": "500", "depth": "1"})
+
+
+def test_lr_pilot_rule_picks_lowest_validation_error_among_runs_meeting_the_criterion():
+    runs = [
+        {"lr": 3e-4, "validation_error": [0.01, 0.01], "criterion_epoch": [0, 40]},  # missed
+        {"lr": 1e-3, "validation_error": [0.20, 0.22], "criterion_epoch": [9, 8]},
+        {"lr": 1e-2, "validation_error": [0.05, 0.07], "criterion_epoch": [12, 15]},
+        {"lr": 3e-2, "validation_error": [0.06, 0.06], "criterion_epoch": [12, 15]},  # tie
+    ]
+    assert lr_pilot.choose_lr(runs, 1e-3) == 1e-2
+    assert lr_pilot.choose_lr(runs[:1], 1e-3) == 1e-3  # none eligible: the config's lr
+
+
 def test_protocol_reads_every_member_at_the_same_criterion_and_controls_need_not_meet_it():
     """Members meet the loss criterion at different epochs; each is read at its own epoch, and
     training stops once every required member met it (a shuffled-label member may not)."""
@@ -272,6 +325,64 @@ def test_config_defaults_and_bad_values_name_the_key():
     ]:
         with pytest.raises(ConfigError, match=key):
             validate_config({"locality": bad}, SCHEMA)
+
+
+# ---------------------------------------------------------------- per-target grid, pilot rule
+def test_n_train_is_per_label_type_and_each_cell_trains_only_its_targets():
+    config = validate_config({}, SCHEMA)["locality"]
+    config = {**config, "k": [2], "n_train": {"local": [500], "global": [500, 2000]}}
+    step = claim.CLAIM.step("train")
+    cells = claim.CLAIM.cells(step, config)
+    assert sorted({c["n_train"] for c in cells}) == ["2000", "500"]
+    assert len(cells) == 2 * len(config["depths"])
+    assert claim._targets(config, {"n_train": "500"}) == ["local_k2", "global_k2"]
+    assert claim._targets(config, {"n_train": "2000"}) == ["global_k2"]
+    with pytest.raises(ConfigError, match="locality.n_train"):
+        validate_config({"locality": {"n_train": [250, 500]}}, SCHEMA)
+
+
+def test_pilot_chance_is_the_minority_rate_of_the_labels():
+    y = torch.tensor([[1.0] * 64 + [-1.0] * 36, [1.0] * 50 + [-1.0] * 50])
+    assert pilot.chance_level(y) == pytest.approx((0.36 + 0.5) / 2)
+    # family A's 2-global label on the cube: the tie rule sgn(0) = +1 makes it imbalanced
+    errs, chance = pilot.ntk_errors(32, 2, 64, "A", depths=(1,), n_seeds=2)
+    assert chance["global"] == pytest.approx(0.36, abs=0.03)
+    assert chance["local"] == pytest.approx(0.5, abs=0.03)
+    assert set(errs) == {"local", "global"}
+
+
+def test_pilot_rule_uses_each_labels_real_chance_and_chooses_n_per_target():
+    """The same NTK errors; a balanced global label gets the smaller N, an imbalanced one (chance
+    0.36, as family A's tie rule gives) the larger N, while the local target's N is unchanged."""
+    ntk = {250: {"local": 0.30, "global": 0.30}, 1000: {"local": 0.10, "global": 0.20}}
+
+    def cells(global_labels):
+        chance = {"local": 0.5, "global": pilot.chance_level(global_labels)}
+        out = []
+        for n, errs in ntk.items():
+            errors = {kind: [e] * len(pilot.DEPTHS) for kind, e in errs.items()}
+            ok = {kind: pilot.eligible(errors[kind], chance[kind]) for kind in errors}
+            out.append({"d": 32, "k": 2, "n_train": n, "eligible": ok})
+        return out
+
+    balanced = torch.tensor([1.0, -1.0] * 50)[None]
+    imbalanced = torch.tensor([1.0] * 64 + [-1.0] * 36)[None]
+    assert pilot.choose_grid(cells(balanced))["n_train"] == {"global": [250], "local": [250]}
+    assert pilot.choose_grid(cells(imbalanced))["n_train"] == {"global": [1000], "local": [250]}
+    # a k at which one label type has no eligible N is dropped
+    k3 = [{"d": 32, "k": 3, "n_train": 250, "eligible": {"local": False, "global": True}}]
+    assert pilot.choose_grid(cells(balanced) + k3)["k"] == [2]
+
+
+def test_committed_grid_is_the_pilots_choice():
+    """config.yaml's k and n_train are what pilot.json chose (rule 4: per target)."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    chosen = json.loads((root / "workflow/paperclaims/claims/locality/pilot.json").read_text())
+    config = yaml.safe_load((root / "config/config.yaml").read_text())["locality"]
+    assert config["k"] == chosen["chosen"]["k"]
+    assert config["n_train"] == chosen["chosen"]["n_train"]
 
 
 # ---------------------------------------------------------------- end to end

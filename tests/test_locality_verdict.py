@@ -412,3 +412,28 @@ def test_synthetic_dataset_matches_what_measure_writes(tmp_path):
     }
     assert list(real["epoch"].values) == [1, 2, 3, 4]  # the union of the depths' epochs
     assert set(params) <= set(real.attrs)
+
+
+def test_a_target_not_trained_at_an_n_has_no_checks_there(tmp_path):
+    """n_train is per target: cells the grid does not run are NaN in measured.nc and give no
+    check (and do not count as runs that missed the criterion)."""
+    ds = measured(depth_helps_local_hurts_global, flat, n_train=(500, 2000), noise=0.0)
+    ds["test_error"] = ds["test_error"].where(
+        ~((ds.target == "global_k2") & (ds.n_train == 500))
+        & ~((ds.target == "local_k2") & (ds.n_train == 2000))
+    )
+    ds = analysis.summarize(ds)
+    assert ds["criterion_fraction"].sel(target="global_k2", n_train=500).isnull().all()
+    v = run(tmp_path, ds)
+    got = outcomes(v)
+    assert set(got) == {
+        "local_deep_beats_shallow[local_k2, N=500]",
+        "local_best_depth[local_k2, N=500]",
+        "ntk_misses_depth_trend[N=500]",
+        "global_best_depth[global_k2, N=2000]",
+        "global_deep_worse[global_k2, N=2000]",
+        "ntk_misses_depth_trend[N=2000]",
+    }
+    assert set(got.values()) == {"supports"}
+    assert by_id(v)["ntk_misses_depth_trend[N=2000]"]["details"]["targets_used"] == ["global_k2"]
+    assert any("local_k2 at N = 500, global_k2 at N = 2000" in note for note in v["notes"])

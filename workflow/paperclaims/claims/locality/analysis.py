@@ -102,11 +102,16 @@ def summarize(out: xr.Dataset) -> xr.Dataset:
     for name, var in [("net", "test_error"), ("ntk", "ntk_test_error")]:
         out[f"{name}_mean"] = out[var].mean("seed")
         out[f"{name}_sem"] = out[var].std("seed", ddof=1) / math.sqrt(n_seeds)
-        out[f"{name}_best_depth"] = out[f"{name}_mean"].idxmin("depth")
-    out["criterion_fraction"] = (out["criterion_epoch"] > 0).mean("seed")
+        mean = out[f"{name}_mean"]
+        out[f"{name}_best_depth"] = (
+            mean.fillna(np.inf).idxmin("depth").where(mean.notnull().any("depth"))
+        )
+    # n_train is per target: (target, n_train) cells the grid does not train are NaN throughout
+    ran = out["test_error"].notnull()
+    out["criterion_fraction"] = (out["criterion_epoch"] > 0).where(ran).mean("seed")
     out["chance"] = out["majority_error"].mean("seed")
     learned = out["test_error"] <= out["chance"] - BELOW_CHANCE_BY
-    out["learned_fraction"] = learned.mean("seed")
+    out["learned_fraction"] = learned.where(ran).mean("seed")
     out["learned_fraction"].attrs["long_name"] = (
         f"fraction of seeds with test error ≤ chance − {BELOW_CHANCE_BY:g}"
     )
@@ -122,14 +127,15 @@ def measure(step) -> None:
         nets.append(
             run[NET_VARS].expand_dims(n_train=[run.attrs["n_train"]], depth=[run.attrs["depth"]])
         )
-    net = xr.combine_by_coords(nets, combine_attrs="drop", join="outer", data_vars="minimal")
+    # per-target n_train: cells differ in their targets, so merge (outer) rather than tile
+    net = xr.merge(nets, join="outer", compat="no_conflicts", combine_attrs="drop")
     kernels = []
     for path in step.input.ntk:
         run = read_dataset(path)
         kernels.append(
             run[["ntk_test_error", "majority_error"]].expand_dims(n_train=[run.attrs["n_train"]])
         )
-    kern = xr.combine_by_coords(kernels, combine_attrs="drop")
+    kern = xr.merge(kernels, join="outer", compat="no_conflicts", combine_attrs="drop")
     out = summarize(xr.merge([net, kern], join="left"))  # NTK rows for the nets' depths
     for var in ["test_error", "ntk_test_error", "net_mean", "ntk_mean", "net_sem", "ntk_sem"]:
         out[var].attrs["units"] = "fraction of test points misclassified"
@@ -232,6 +238,8 @@ def verdict(step) -> None:
             tgt = str(tgt)
             kind, _ = parse_target(tgt)
             cell = m.sel(target=tgt, n_train=n_train, labels="true")
+            if cell["test_error"].isnull().all():  # this target is not trained at this N
+                continue
             err = cell["test_error"].transpose("seed", "depth").values
             ctrl = (
                 m["test_error"]
@@ -324,8 +332,10 @@ def verdict(step) -> None:
             f"Label family {m.attrs['family']}, {m.attrs['inputs']} inputs, d = {m.attrs['d']}, "
             f"width {m.attrs['width']}; {n_seeds} seeds, each with its own training and test set "
             "shared by every depth, by the NTK and by the shuffled-label control.",
-            "Task grid (k, d, N) chosen before any finite net was trained, by the NTK-only pilot "
-            "and its rule (paperclaims/claims/locality/pilot.py, pilot.json).",
+            "Task grid (k, d, and N per target) chosen before any finite net was trained, by the "
+            "NTK-only pilot and its rule (paperclaims/claims/locality/pilot.py, pilot.json): "
+            + _grid_text(m)
+            + ".",
             f"Fraction of true-label runs that did not meet the training-loss criterion within "
             f"the epoch cap: {unmet:.3f} (their checks' criterion precondition fails).",
             f"Preconditions: {PRECONDITION_SOURCE}.",
@@ -334,11 +344,26 @@ def verdict(step) -> None:
                 f"{t} {float(true['chance'].sel(target=t).mean()):.3g}"
                 for t in map(str, m["target"].values)
             )
-            + ". The NTK-only pilot's band assumed 0.5 for every label; family A's k-global label "
-            "is imbalanced by the tie rule sgn(0) = +1, so a grid with one N for both label types "
-            "may leave the global target short of the learnability margin (issue 18's default run: "
-            "k = 2, N = 250 and 500); choosing N per target is the follow-up.",
+            + ". The NTK-only pilot uses the same chance (the majority-class rate of each label, "
+            "computed from the labels alone) and chooses N per target (pilot.py, rule 4): family "
+            "A's k-global label is imbalanced by the tie rule sgn(0) = +1. (Until issue 18's third "
+            "pass the pilot assumed 0.5 for every label and one N for both label types, which left "
+            "the global target short of the learnability margin at N = 250 and 500: class C.)",
         ],
+    )
+
+
+def _grid_text(m: xr.Dataset) -> str:
+    """'local_k2 at N = 500, global_k2 at N = 2000': the (target, N) cells that were run."""
+    ran = (
+        m["test_error"]
+        .notnull()
+        .any([d for d in m["test_error"].dims if d not in ("target", "n_train")])
+    )
+    return ", ".join(
+        f"{t} at N = "
+        + ", ".join(str(int(n)) for n in m["n_train"].values[ran.sel(target=t).values])
+        for t in map(str, m["target"].values)
     )
 
 

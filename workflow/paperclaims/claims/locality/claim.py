@@ -30,8 +30,34 @@ def target_names(label_types: list[str], ks: list[int]) -> list[str]:
     return [f"{kind}_k{k}" for kind, k in itertools.product(label_types, ks)]
 
 
+# n_train is per label type (the NTK-only pilot chooses N per target: pilot.py, rule 4); the
+# sweep runs every N of any label type, and each N cell trains only the targets listed at it.
+def n_train_values(config: dict) -> list[int]:
+    return sorted({n for kind in config["labels"] for n in config["n_train"][kind]})
+
+
 def _targets(config: dict, wildcards: dict) -> list[str]:
-    return target_names(config["labels"], config["k"])
+    n = int(wildcards["n_train"])
+    kinds = [kind for kind in config["labels"] if n in config["n_train"][kind]]
+    return target_names(kinds, config["k"])
+
+
+def _lr(config: dict, wildcards: dict) -> float | list[float]:
+    """train.lr: one lr for every depth, or per label type a list aligned with ``depths`` (the lr
+    pilot's choice, lr_pilot.py); then one lr per target of the cell, in ``_targets``' order."""
+    lr = config["train"]["lr"]
+    if not isinstance(lr, dict):
+        return lr
+    depth = int(wildcards["depth"])
+    out = []
+    for target in _targets(config, wildcards):
+        per_depth = lr[target.partition("_k")[0]]
+        if len(per_depth) != len(config["depths"]):
+            raise ValueError(
+                f"locality.train.lr: {len(per_depth)} values for depths {config['depths']}"
+            )
+        out.append(per_depth[config["depths"].index(depth)])
+    return out
 
 
 def ntk_memory(config: dict, wildcards: dict) -> int:
@@ -49,7 +75,7 @@ class TrainParams:
     cell_seed: int = seed()  # ("n_train", "depth")
     train_seed: int = seed("train_data", "{n_train}")  # shared by every depth and the NTK
     test_seed: int = seed("test_data")
-    targets: list = computed(_targets, reads=("labels", "k"))
+    targets: list = computed(_targets, reads=("labels", "k", "n_train"))
     family: str = key("family")
     inputs: str = key("inputs")
     d: int = key("d")
@@ -57,7 +83,7 @@ class TrainParams:
     n_seeds: int = key("n_seeds")
     width: int
     optimizer: str
-    lr: float
+    lr: object = computed(_lr, reads=("train.lr", "labels", "k", "n_train", "depths"))
     batch_size: int
     max_epochs: int
     loss: str
@@ -70,7 +96,7 @@ class NtkParams:
     n_train: int = wildcard()
     train_seed: int = seed("train_data", "{n_train}")
     test_seed: int = seed("test_data")
-    targets: list = computed(_targets, reads=("labels", "k"))
+    targets: list = computed(_targets, reads=("labels", "k", "n_train"))
     family: str = key("family")
     inputs: str = key("inputs")
     d: int = key("d")
@@ -90,7 +116,9 @@ class MeasureParams:
     loss_target: float = key("train.loss_target")
 
 
-N_TRAIN = Sweep.of("n_train", "[0-9]+", "n_train")
+N_TRAIN = Sweep(
+    "n_train", "[0-9]+", lambda c: [str(n) for n in n_train_values(c)], ("labels", "n_train")
+)
 
 CLAIM = Claim(
     name="locality",

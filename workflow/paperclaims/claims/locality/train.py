@@ -202,13 +202,18 @@ class _Optimizer:
         self.t += 1
         b1, b2 = self.betas
         for q, m, v in zip(self.params, self.m, self.v):
+            # lr: one float, or one per ensemble member (members, ) on the parameters' first dim
+            lr = self.lr if not torch.is_tensor(self.lr) else self.lr.view(-1, *[1] * (q.dim() - 1))
             if self.kind == "sgd":
-                q.sub_(self.lr * q.grad)
+                q.sub_(lr * q.grad)
                 continue
             m.mul_(b1).add_(q.grad, alpha=1 - b1)
             v.mul_(b2).addcmul_(q.grad, q.grad, value=1 - b2)
             denom = (v / (1 - b2**self.t)).sqrt_().add_(self.eps)
-            q.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
+            if torch.is_tensor(lr):
+                q.sub_(lr / (1 - b1**self.t) * m / denom)
+            else:
+                q.addcdiv_(m, denom, value=-lr / (1 - b1**self.t))
 
     def zero_grad(self) -> None:
         for q in self.params:
@@ -348,6 +353,9 @@ def train(step) -> None:
     yt = torch.cat([yt, yt_c]).to(device=device, dtype=dtype)
     model = he_mlp(p["d"], p["width"], p["depth"], seeds, dtype, device)
     required = torch.arange(2 * n_real) < n_real  # the controls need not meet the criterion
+    if isinstance(p["lr"], list):  # one lr per target (claim.py: chosen per label type and depth)
+        per_target = torch.tensor(p["lr"], dtype=dtype, device=device)
+        p = {**p, "lr": per_target.repeat_interleave(n_seeds).repeat(2)}  # controls: their target's
     out = fit_to_criterion(
         model,
         xs,
