@@ -579,3 +579,39 @@ def test_first_passage_data_sets_must_divide_the_chains_before_any_job_starts():
         validate_config(config, schema)
     config["escape"]["first_passage"]["n_datasets"] = 8
     validate_config(config, schema)  # 8 divides 400
+
+
+def test_large_deviation_exit_costs_match_the_gaussian_input_formulas():
+    """Gaussian inputs, N = 10⁴: the one-sample SGD cost is c − 1 (the Arrhenius cost of the noise
+    frozen at L*), the Gaussian chain's ½ ln(2c − 1); the η → 0 slope excess is then ≈ +94%."""
+    from paperclaims.claims.escape import analysis
+
+    c = np.array([1.2, 1.4, 1.6, 1.8])
+    costs = analysis.large_deviation_exit_costs(Regression(10000, 1, 1.0, seed=5), c)
+    assert costs["sgd"] == pytest.approx(c - 1, rel=0.03)
+    assert costs["gaussian_chain"] == pytest.approx(0.5 * np.log(2 * c - 1), rel=0.03)
+
+
+def test_large_deviation_excess_is_zero_when_the_one_sample_noise_is_gaussian():
+    """The control: inputs x = ±1 and Gaussian residuals make each SGD step Gaussian with the
+    chain's mean and variance, so the two exit costs, and the excess, must agree."""
+    from types import SimpleNamespace
+
+    from paperclaims.claims.escape import analysis
+
+    rng = np.random.default_rng(3)
+    x = rng.choice([-1.0, 1.0], 20000)
+    y = rng.standard_normal(20000)
+    theta_star = (x @ y) / (x @ x)
+    problem = SimpleNamespace(
+        x=torch.as_tensor(x[:, None]),
+        y=torch.as_tensor(y),
+        theta_star=torch.tensor([theta_star]),
+        hessian=torch.tensor([[1.0]]),
+        loss_star=float(((x * theta_star - y) ** 2).mean() / 2),
+    )
+    c = np.array([1.2, 1.5, 1.8])
+    limit = analysis._measure_large_deviation_limit([problem], c)
+    assert abs(float(limit["ldp_excess_pooled"])) < 0.03
+    gaussian_inputs = analysis._measure_large_deviation_limit([Regression(10000, 1, 1.0, 5)], c)
+    assert float(gaussian_inputs["ldp_excess_pooled"]) > 0.5

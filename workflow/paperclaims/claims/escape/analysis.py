@@ -857,15 +857,77 @@ def _measure_noise(path: str, late_fraction: float) -> xr.Dataset:
     return out
 
 
-def discreteness_datasets(p: dict) -> list[dict]:
-    """The moments of the discreteness cells' data sets (``train.Regression``, the same seeds)."""
+def discreteness_problems(p: dict) -> list:
+    """The discreteness cells' data sets (``train.Regression``, the same seeds)."""
     from paperclaims.claims.escape.train import Regression
     from paperclaims.seeds import derive_seed
 
     return [
-        Regression(p["n_data"], 1, p["label_noise"], derive_seed(p["data_seed"], g)).moments()
+        Regression(p["n_data"], 1, p["label_noise"], derive_seed(p["data_seed"], g))
         for g in range(p["n_datasets"])
     ]
+
+
+def discreteness_datasets(p: dict) -> list[dict]:
+    """The moments of the discreteness cells' data sets."""
+    return [q.moments() for q in discreteness_problems(p)]
+
+
+def _cgf_root(g: np.ndarray) -> float:
+    """The positive root q of Λ(q) = ln mean exp(q g) (Λ(0) = 0, Λ'(0) = mean g < 0)."""
+    lam = lambda q: special.logsumexp(q * g) - math.log(g.size)  # noqa: E731
+    high = 1.0
+    while lam(high) <= 0:
+        high *= 2
+    low = high / 2
+    while lam(low) > 0:
+        low /= 2
+    return optimize.brentq(lam, low, high, xtol=1e-12)
+
+
+def large_deviation_exit_costs(problem, c: np.ndarray, n_grid: int = 60) -> dict:
+    """η → 0 exit costs V(c), η ln E t_p → V, of one-sample SGD from θ* to L = c L* (d = 1) and
+    of the Gaussian chain with SGD's exact per-step mean and variance (Freidlin–Wentzell for
+    small-jump chains: θ' = θ + η G, V(u) = ∫ q*(u') du' with q* the nonzero root of
+    ln E exp(q G) = 0; for the Gaussian chain q* = −2 E G / Var G). The cheaper side of the
+    minimum sets each V; for B > 1 both scale by B (Λ_B(q) = B Λ₁(q/B)), so their ratio and the
+    slope excess do not depend on B. Computed from the data set, no simulation."""
+    x = problem.x[:, 0].double().cpu().numpy()
+    r = problem.y.double().cpu().numpy() - x * float(problem.theta_star[0])
+    h, loss_star = float(problem.hessian[0, 0]), problem.loss_star
+    u = np.linspace(0, math.sqrt(2 * (c.max() - 1) * loss_star / h), n_grid + 1)
+    edge = np.sqrt(2 * (c - 1) * loss_star / h)
+    costs = {"sgd": np.inf, "gaussian_chain": np.inf}
+    for side in (1.0, -1.0):
+        q = {"sgd": [0.0], "gaussian_chain": [0.0]}
+        for value in u[1:]:
+            g = -x * x * value + side * x * r  # the one-sample drift of u = ±(θ − θ*)
+            q["sgd"].append(_cgf_root(g))
+            q["gaussian_chain"].append(-2 * g.mean() / g.var())
+        for name, roots in q.items():
+            cost = integrate.cumulative_trapezoid(roots, u, initial=0)
+            costs[name] = np.minimum(costs[name], np.interp(edge, u, cost))
+    return costs
+
+
+def _measure_large_deviation_limit(problems: list, c: np.ndarray) -> xr.Dataset:
+    """The η → 0 limit of SGD's first-passage slope excess over the Gaussian chain, per data set
+    and for the cells' mean passage time over the data sets (dominated, as η → 0, by the
+    costliest one: the maximum of the V's)."""
+    costs = [large_deviation_exit_costs(q, c) for q in problems]
+    log_c = np.log(c) - np.log(c).mean()
+
+    def slope(v):
+        return float(v @ log_c / (log_c @ log_c))
+
+    per_set = [slope(v["sgd"]) / slope(v["gaussian_chain"]) - 1 for v in costs]
+    pooled = {k: np.max([v[k] for v in costs], axis=0) for k in ("sgd", "gaussian_chain")}
+    return xr.Dataset(
+        {
+            "ldp_excess": ("disc_dataset", per_set),
+            "ldp_excess_pooled": slope(pooled["sgd"]) / slope(pooled["gaussian_chain"]) - 1,
+        }
+    )
 
 
 def measure(step) -> None:
@@ -882,10 +944,12 @@ def measure(step) -> None:
         p["fixed_batch"],
         discreteness_datasets(p),
     )
+    c = read_dataset(step.input.discreteness[0])["c"].values
+    large_deviations = _measure_large_deviation_limit(discreteness_problems(p), c)
     cosine = _measure_cosine(list(step.input.cosine))
     ratio = ratio.rename(threshold="ratio_threshold")
     out = xr.merge(
-        [stationary, passage, ratio, noise, discreteness, fixed_batch, cosine],
+        [stationary, passage, ratio, noise, discreteness, fixed_batch, large_deviations, cosine],
         combine_attrs="drop_conflicts",
     )
     out.attrs["late_from_epoch"] = noise.attrs["late_from_epoch"]
@@ -1428,6 +1492,11 @@ def _discreteness_checks(m: xr.Dataset) -> tuple[list[Check], list[Check]]:
                 "measured_excess_at_paper_setting": _at_paper_setting(m),
             },
         )
+        if "ldp_excess_pooled" in m:
+            sgd.details["large_deviation_limit"] = float(m["ldp_excess_pooled"])
+            sgd.details["large_deviation_limit_per_dataset"] = [
+                float(v) for v in m["ldp_excess"].values
+            ]
         if "em_exact" in m["fb_process"].values:
             # the calibration: the simulated Gaussian chain with SGD's covariance against its own
             # quadrature, through the same code (zero at every η if our simulation is right)
@@ -1630,16 +1699,25 @@ def verdict(step) -> None:
         "the theory's), no longer claim checks: in the default run of issue 15 the Langevin "
         "control landed in the band in every cell (uninformative)."
     )
-    notes.append(
-        "Why SGD's excess over the Gaussian chain can stay finite as ηh* → 0 at fixed B = 1 "
-        "(our reading, not tested here): SGD makes ≈ 1/η steps of size η per unit time, so its "
-        "rare escapes follow a large-deviation law whose rate uses the whole cumulant generating "
-        "function of the one-sample gradient noise, not only its covariance (Freidlin–Wentzell "
-        "for small-jump chains); a Gaussian chain with the same covariance keeps a different "
-        "rate at every η. Averaging over B samples makes the noise Gaussian at this scale, as "
-        "the fixed-B/(ηh*) series shows (SGD's excess falls with B). The check's prediction "
-        "(zero) is the issue's; a contradicts is a finding about the SDE approximation at B = 1."
-    )
+    if "ldp_excess_pooled" in m:
+        per_set = m["ldp_excess"].values
+        notes.append(
+            "Why SGD's excess over the Gaussian chain does not vanish as ηh* → 0: SGD makes ≈ 1/η "
+            "steps of size η per unit time, so η ln t_p tends to a large-deviation exit cost V "
+            "whose rate uses the whole law of the one-sample gradient, not only its covariance "
+            "(Freidlin–Wentzell for small-jump chains). Computed from the cells' data sets (no "
+            "simulation; analysis.large_deviation_exit_costs): the η → 0 slope excess is "
+            f"{100 * float(m['ldp_excess_pooled']):+.0f}% for the cells' mean over the data sets "
+            f"(per data set {100 * per_set.min():+.0f}% to {100 * per_set.max():+.0f}%); for "
+            "Gaussian inputs V_SGD = B(c − 1), the Arrhenius cost of the noise frozen at L*, "
+            "against ½B ln(2c − 1) for the Gaussian chain, whatever B. So the check's prediction "
+            "(zero, the issue's) is false in theory, and the cells approach the limit from below "
+            "(an independent exact solution of the N-atom SGD kernel, review of 2026-12-02: "
+            "+44% at η = 0.1, +78% at 0.05, +87% at 0.025). The linear model in ηh* is "
+            "misspecified for a rare-event exponent (ln t_p ≈ V/η + O(1)): fitted through η = "
+            "0.1–0.4, its intercept and interval understate the limit (class C, known; the outcome, "
+            "contradicts, holds either way)."
+        )
     notes.append(
         "First-passage slopes against the SDE with the paper's decoupled noise over the same c "
         "(quadrature): "
