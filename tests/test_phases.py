@@ -17,6 +17,7 @@ from paperclaims.training import (
     MinibatchSampler,
     alignment_and_amplitude,
     cosine,
+    evaluate,
     minibatch_gradients,
     minibatch_order_parameters,
     per_sample_loss,
@@ -497,3 +498,45 @@ def test_cnn_folded_order_parameters_match_the_shared_vmap_ones():
     r_ref, a_ref = minibatch_order_parameters(model, x, labels, partition)
     torch.testing.assert_close(r, r_ref)
     torch.testing.assert_close(a, a_ref)
+
+
+def test_cnn_fused_record_gradients_match_the_separate_passes():
+    """One folded pass (cnn.order_parameters_and_subset_sums) gives the same R, A and subset
+    gradients (their norms and cosines, all the record keeps) as the separate passes."""
+    from paperclaims.claims.phases import cnn
+
+    model = cnn.EnsembleCNN(24, 4, [1, 2, 3], channels=3, depth=2, dtype=torch.float64)
+    x = torch.randn(40, 24, generator=generator(0), dtype=torch.float64)
+    labels = torch.randint(0, 4, (3, 40), generator=generator(1))
+    partition = torch.stack([torch.randperm(40, generator=generator(s)) for s in range(3)])
+    partition = partition.reshape(3, 5, 8)
+    wrong = torch.rand(3, 40, generator=generator(2)) < 0.3
+    wrong[0] = False  # a member without mislabeled samples: zero gradient, NaN cosine
+    control = ~wrong & (torch.rand(3, 40, generator=generator(3)) < 0.3)
+    subset = torch.where(wrong, 2, torch.where(control, 1, 0))
+    r, a, g_c, g_w, g_rest, g_ctrl = train._cnn_record_gradients(
+        model, x, labels, partition, subset
+    )
+    r_ref, a_ref = cnn.minibatch_order_parameters(model, x, labels, partition, chunk=2)
+    masks = torch.stack([~wrong, wrong, ~wrong & ~control, control])
+    ref = subset_gradients(model, x, labels, masks)
+    torch.testing.assert_close(r, r_ref)
+    torch.testing.assert_close(a, a_ref)
+    for g, g_ref in zip((g_c, g_w, g_rest, g_ctrl), ref):
+        torch.testing.assert_close(g.norm(dim=-1), g_ref.norm(dim=-1))
+    assert (g_w[0] == 0).all()
+    torch.testing.assert_close(cosine(g_c, g_w)[1:], cosine(ref[0], ref[1])[1:])
+    torch.testing.assert_close(cosine(g_rest, g_ctrl), cosine(ref[2], ref[3]))
+    # and the mislabeled samples' gradient is not the correct ones': the subsets are kept apart
+    assert not torch.allclose(g_c.norm(dim=-1)[1:], g_w.norm(dim=-1)[1:])
+
+
+def test_chunked_evaluation_is_bitwise_the_one_pass_evaluation():
+    from paperclaims.claims.phases import cnn
+
+    model = cnn.EnsembleCNN(40, 10, [1, 2], channels=4, depth=2)
+    x = torch.randn(1234, 40, generator=generator(0))
+    labels = torch.randint(0, 10, (2, 1234), generator=generator(1))
+    loss, correct = train.evaluate_in_chunks(model, x, labels)
+    loss_ref, correct_ref = evaluate(model, x, labels)
+    assert torch.equal(loss, loss_ref) and torch.equal(correct, correct_ref)

@@ -147,3 +147,54 @@ def minibatch_order_parameters(
     r = ((sum_unit**2).sum(-1) - m) / (m * (m - 1))
     a = ((sum_grad / m) ** 2).sum(-1) / (sum_sq / m)
     return r, a
+
+
+def order_parameters_and_subset_sums(
+    model: EnsembleCNN,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    partition: torch.Tensor,
+    subset: torch.Tensor,
+    n_subsets: int,
+    chunk: int = 16,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``minibatch_order_parameters`` and, from the same forward pass, the summed loss gradients
+    of disjoint subsets: ``subset`` (members, N) gives each sample's subset (0 … n_subsets − 1).
+
+    The partition (members, M, B) must cover every sample once. A sample's loss gradient is the
+    same in every weighted sum, so one backward pass per subset, restricted to that subset's
+    samples of each minibatch, gives both g_μ (the subsets' parts summed, / B) and each subset's
+    gradient sum over all minibatches; no separate full-data forward and backward is needed.
+    Returns R, A (members,) and the subset sums (n_subsets, members, P), all float64.
+    """
+    members, m, b = partition.shape
+    if m * b != x.shape[0]:
+        raise ValueError("the partition must cover every training sample exactly once")
+    base = [p.detach() for p in model.tensors()]
+    sum_unit = sum_grad = sum_sq = sums = 0.0
+    for start in range(0, m, chunk):  # loop over chunks of minibatches, never over members
+        part = partition[:, start : start + chunk]  # (members, c, B)
+        c = part.shape[1]
+        copies = [p.repeat(c, *[1] * (p.dim() - 1)).requires_grad_() for p in base]
+        xb = x[part].transpose(0, 1).reshape(c * members, b, -1)  # (c·members, B, L)
+        yb = torch.gather(labels, 1, part.flatten(1)).view(part.shape).transpose(0, 1)
+        sb = torch.gather(subset, 1, part.flatten(1)).view(part.shape).transpose(0, 1)
+        logits = model.forward_with(copies, xb)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none"
+        ).view(c, members, b)
+        parts = []
+        for k in range(n_subsets):  # one backward per subset, on the same graph
+            grads = torch.autograd.grad(
+                (loss * (sb == k)).sum(), copies, retain_graph=k < n_subsets - 1
+            )
+            parts.append(torch.cat([gr.reshape(c, members, -1) for gr in grads], -1).double())
+        parts = torch.stack(parts)  # (subsets, c, members, P): summed, not averaged
+        g = parts.sum(0) / b  # (c, members, P): the minibatch mean-loss gradients
+        sum_unit = sum_unit + (g / g.norm(dim=-1, keepdim=True).clamp(min=1e-300)).sum(0)
+        sum_grad = sum_grad + g.sum(0)
+        sum_sq = sum_sq + (g**2).sum(-1).sum(0)
+        sums = sums + parts.sum(1)
+    r = ((sum_unit**2).sum(-1) - m) / (m * (m - 1))
+    a = ((sum_grad / m) ** 2).sum(-1) / (sum_sq / m)
+    return r, a, sums
