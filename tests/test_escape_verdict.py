@@ -292,6 +292,8 @@ def measured(
                 (1 + fb["excess"][sgd]) / (1 + fb["excess"][em_exact]) - 1,
             ),
             "fb_shape_excess_boot": (("fb_lr", "fb_boot"), shape_boot),
+            "ldp_excess": ("disc_dataset", np.linspace(0.7, 1.1, 8)),
+            "ldp_excess_pooled": 0.98,
         },
         coords={
             "fb_process": fb_processes,
@@ -415,6 +417,10 @@ def test_claim_holds(tmp_path):
     lo, hi = paper["over_decoupled_sde_interval"]
     assert lo < paper["over_decoupled_sde"] < hi
     assert excess["details"]["calibration_em_exact_e0"] == pytest.approx(0.0, abs=1e-12)
+    assert excess["details"]["large_deviation_limit"] == pytest.approx(0.98)
+    assert any(
+        n.startswith("Why SGD's excess over the Gaussian chain does not") for n in v["notes"]
+    )
     assert paper["over_gaussian_chain_quadrature"] == pytest.approx(0.3)
     assert any(n.startswith("Discrete-time excess, measured finding") for n in v["notes"])
     assert any(n.startswith("Fixed B/(ηh*) = 10, B = 1, 2, 4") for n in v["notes"])
