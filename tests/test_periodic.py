@@ -144,6 +144,12 @@ def test_cells_fitted_reads_every_cells_median_ratio():
     assert not train.cells_fitted(fit, var / 2, groups)
 
 
+def test_training_criterion_reads_relu_tanh_and_the_headline_snake_only():
+    cells = ["relu", "tanh", "sin", "x_plus_sin", "snake_a5.5", "snake_a10", "snake_a20"]
+    assert train.checked_cells(cells, 10.0) == ["relu", "tanh", "snake_a10"]
+    assert train.checked_cells(cells, 5.5) == ["relu", "tanh", "snake_a5.5"]
+
+
 def test_batched_cells_train_exactly_as_each_cell_alone():
     model, x, y = _problem()
     lr = torch.full((x.shape[0], 1, 1), 1e-2, dtype=x.dtype)
@@ -315,6 +321,7 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
         "n_per_side": 16,
         "steps": 20,
         "max_steps": 40,
+        "snake_a_headline": 10,
         "lr": 0.01,
         "momentum": 0.9,
         "init": "normal",

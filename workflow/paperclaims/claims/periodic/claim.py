@@ -51,6 +51,7 @@ class ExtrapolationParams:
     n_per_side: int
     steps: int
     max_steps: int
+    snake_a_headline: float  # the training criterion reads the headline Snake cell
     lr: float
     momentum: float
     init: str

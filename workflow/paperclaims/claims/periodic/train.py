@@ -36,17 +36,25 @@ FREQUENCY = 15.0  # angular frequency of every target in the scaled input x = x_
 # LR_SAFETY × 2(1 + β)/λ_max (a margin for the curvature growing early in training).
 LR_SAFETY = 0.5
 # Training criterion (ours, issue 16; committed before the runs that compute the checks): the
-# authors' 15 000 steps left the square-wave nets and tanh on sin above the checks' fit level, an
-# under-training (64 points, 512 units: every net can interpolate). So training runs in blocks of
-# the authors' ``steps`` and stops after the first block at whose end every cell's median training
-# MSE / variance of its training target is ≤ FIT_LEVEL (the precondition's level,
+# authors' 15 000 steps left the square-wave nets and tanh on sin above the checks' fit level
+# (64 points, 512 units: every net can interpolate). So training runs in blocks of the authors'
+# ``steps`` and stops after the first block at whose end each checked cell (relu, tanh, the
+# headline Snake: the cells whose fit the checks' preconditions read) has median training MSE /
+# variance of its training target ≤ FIT_LEVEL (the precondition's level,
 # analysis.THRESHOLDS["fits_training_data"]), or at ``max_steps``. It reads training data only.
+# The cap (30 000, 2 × the authors') is a cost cap: hand runs on the square wave (2 seeds,
+# training loss only) left the headline Snake at 0.136 → 0.133 from 15 000 to 60 000 steps.
 FIT_LEVEL = 0.1
 
 
+def checked_cells(cells: list[str], snake_a_headline: float) -> list[str]:
+    """The cells whose training fit the checks' preconditions read."""
+    return [c for c in cells if c in ("relu", "tanh") or c == f"snake_a{snake_a_headline:g}"]
+
+
 def cells_fitted(loss: torch.Tensor, var: torch.Tensor, groups) -> bool:
-    """Every cell's median over its seeds of training MSE / training-target variance ≤ FIT_LEVEL
-    (a non-finite loss counts as not fitted)."""
+    """Every cell of ``groups``: its median over seeds of training MSE / training-target variance
+    ≤ FIT_LEVEL (a non-finite loss counts as not fitted)."""
     ratio = torch.nan_to_num(loss / var, nan=float("inf"))
     return all(float(ratio[lo:hi].median()) <= FIT_LEVEL for lo, hi in groups.values())
 
@@ -324,6 +332,7 @@ def train_extrapolation(step) -> None:
     rates = step_sizes(lam, model.groups, p["lr"], p["momentum"])
     lr = torch.tensor([rates[c] for c in cells for _ in seeds], dtype=dtype, device=device)
     var = y.var(dim=1, unbiased=False).view(-1)
+    checked = {c: model.groups[c] for c in checked_cells(cells, p["snake_a_headline"])}
     when, loss = heavy_ball(
         model,
         x,
@@ -333,7 +342,7 @@ def train_extrapolation(step) -> None:
         momentum=p["momentum"],
         checkpoint=step.checkpoint(),
         max_steps=p["max_steps"],
-        fitted=lambda mse: cells_fitted(mse, var, model.groups),
+        fitted=lambda mse: cells_fitted(mse, var, checked),
     )
     x_grid = np.linspace(-p["x_max"], p["x_max"], p["n_grid"])
     grid = torch.as_tensor(x_grid, dtype=dtype, device=device).view(1, -1, 1)
@@ -372,6 +381,7 @@ def train_extrapolation(step) -> None:
             "momentum": p["momentum"],
             "steps_trained": int(when[-1]),
             "max_steps": p["max_steps"],
+            "fit_criterion_cells": list(checked),
         },
     )
     ds["gn_top_eigenvalue"].attrs["long_name"] = "top Gauss–Newton eigenvalue at initialisation"
