@@ -6,7 +6,8 @@ verdict) is in analysis.py.
 Units and protocol follow the authors' extrapolation notebook: 1–512–1 nets, 32 training inputs
 per side from U(5, 15) and U(−15, −5), divided by 15 (training band 1/3 ≤ |x| ≤ 1, target
 sin(x_raw) = sin(15 x)), full-batch heavy-ball SGD (lr 1e-2, momentum 0.9), MSE, 15 000 steps.
-Ours: the step-size rule (``step_sizes``) for a cell that is unstable at lr 1e-2.
+Ours: the training criterion (FIT_LEVEL: further 15 000-step blocks up to ``max_steps``) and the
+step-size rule (``step_sizes``) for a cell that is unstable at lr 1e-2.
 """
 
 from __future__ import annotations
