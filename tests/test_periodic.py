@@ -115,6 +115,41 @@ def test_heavy_ball_is_torch_sgd_with_momentum_one_rate_per_member():
     assert loss.shape == (x.shape[0], len(train.record_steps(7)))
 
 
+def test_training_criterion_stops_at_the_first_fitted_block_else_at_the_cap():
+    model, x, y = _problem()
+    lr = torch.full((x.shape[0], 1, 1), 1e-2, dtype=x.dtype)
+    calls = []
+
+    def fitted_at_third_block(loss):
+        calls.append(loss.shape)
+        return len(calls) == 3
+
+    when, loss = train.heavy_ball(
+        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=100, fitted=fitted_at_third_block
+    )
+    assert when[-1] == 30 and loss.shape[1] == len(when) and len(calls) == 3
+    model, x, y = _problem()
+    when, _ = train.heavy_ball(
+        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=50, fitted=lambda loss: False
+    )
+    assert when[-1] == 50
+
+
+def test_cells_fitted_reads_every_cells_median_ratio():
+    groups = {"relu": (0, 3), "tanh": (3, 6)}
+    var = torch.ones(6)
+    fit = torch.tensor([0.05, 0.5, 0.09, 0.01, 0.02, float("nan")])
+    assert train.cells_fitted(fit, var, groups)  # medians 0.09 and 0.02 (NaN counts as unfitted)
+    assert not train.cells_fitted(fit * 1.2, var, groups)  # relu's median 0.108 > 0.1
+    assert not train.cells_fitted(fit, var / 2, groups)
+
+
+def test_training_criterion_reads_relu_tanh_and_the_headline_snake_only():
+    cells = ["relu", "tanh", "sin", "x_plus_sin", "snake_a5.5", "snake_a10", "snake_a20"]
+    assert train.checked_cells(cells, 10.0) == ["relu", "tanh", "snake_a10"]
+    assert train.checked_cells(cells, 5.5) == ["relu", "tanh", "snake_a5.5"]
+
+
 def test_batched_cells_train_exactly_as_each_cell_alone():
     model, x, y = _problem()
     lr = torch.full((x.shape[0], 1, 1), 1e-2, dtype=x.dtype)
@@ -231,16 +266,17 @@ def test_co2_series_ships_offline():
     assert 1958 <= years[0] < 1959 and ppm[-1] > ppm[0] + 40
 
 
-def test_elnino_series_ships_offline_and_splits_two_thirds():
+def test_elnino_series_ships_offline_and_its_last_9_years_split_into_the_authors_6_plus_3():
     years, sst = forecast.elnino_monthly()
     assert len(sst) == 61 * 12 and np.isfinite(sst).all() and years[0] == 1950
-    x, y, n_train, _ = forecast.split_series("elnino", 2 / 3)
-    assert n_train == 488 and abs(y[:n_train].mean()) < 1e-12 and np.isclose(y[:n_train].std(), 1)
+    x, y, n_train, t = forecast.split_series("elnino", 2 / 3, 9)
+    assert len(y) == 108 and t[0] == 2002 and t[-1] > 2010.9
+    assert n_train == 72 and abs(y[:n_train].mean()) < 1e-12 and np.isclose(y[:n_train].std(), 1)
     assert np.isclose(np.diff(x)[0], 1 / 12)  # time in years
 
 
 def test_detrended_co2_has_no_trend_left_on_its_training_part():
-    x, y, n_train, _ = forecast.split_series("co2", 2 / 3)
+    x, y, n_train, _ = forecast.split_series("co2", 2 / 3, 9)
     assert abs(np.polyfit(x[:n_train], y[:n_train], 1)[0]) < 1e-6
 
 
@@ -283,7 +319,9 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
         "cells": ["relu", "snake_a10"],
         "width": 16,
         "n_per_side": 16,
-        "steps": 40,
+        "steps": 20,
+        "max_steps": 40,
+        "snake_a_headline": 10,
         "lr": 0.01,
         "momentum": 0.9,
         "init": "normal",

@@ -50,6 +50,8 @@ class ExtrapolationParams:
     width: int
     n_per_side: int
     steps: int
+    max_steps: int
+    snake_a_headline: float  # the training criterion reads the headline Snake cell
     lr: float
     momentum: float
     init: str
@@ -72,12 +74,14 @@ class ForecastParams:
     weight_decay: float
     a_scale: float
     n_seeds: int
+    window_years: int
     train_fraction: float
 
 
 @dataclass(frozen=True)
 class BaselineParams:
     series: str = wildcard()
+    window_years: int
     train_fraction: float
 
 

@@ -44,12 +44,17 @@ def co2_monthly() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(years, dtype=float), monthly.to_numpy(dtype=float)
 
 
-def split_series(series: str, train_fraction: float):
+def split_series(series: str, train_fraction: float, window_years: int):
     """(x: years from the centre of the training part, y: standardized on the training part, n_train, years).
 
+    The task is the series' last ``window_years`` (ours, issue 16): its first ``train_fraction``
+    trains, the rest tests. With 9 years and 2/3 the net trains on the authors' 6 years (their
+    temperature notebook); on the whole series (40 training years, 40 seasonal cycles) no net fits
+    its training part under the authors' optimiser, while the same Snake fits 6 cycles of a sine.
     CO2 is detrended first by a quadratic fitted to its training part (ours), so that both series
     are seasonal around a level and the forecast tests the seasonal cycle, not the trend."""
     years, raw = elnino_monthly() if series == "elnino" else co2_monthly()
+    years, raw = years[-12 * window_years :], raw[-12 * window_years :]
     n_train = int(round(train_fraction * len(raw)))
     x = years - years[:n_train].mean()  # years from the training part's centre (ours)
     if series == "co2":
@@ -107,7 +112,7 @@ def train_forecast(step) -> None:
     torch.set_num_threads(1)
     model = p["model"]
     activation = "snake" if model == SHUFFLED else model
-    x, y, n_train, years = split_series(p["series"], p["train_fraction"])
+    x, y, n_train, years = split_series(p["series"], p["train_fraction"], p["window_years"])
     rng = np.random.default_rng(p["cell_seed"])
     y_fit = y[:n_train].copy()
     if model == SHUFFLED:
@@ -162,7 +167,7 @@ def forecast_baselines(step) -> None:
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     p = step.params
-    x, y, n_train, years = split_series(p["series"], p["train_fraction"])
+    x, y, n_train, years = split_series(p["series"], p["train_fraction"], p["window_years"])
     horizon = len(y) - n_train
     last_year = y[n_train - 12 : n_train]
     k = np.arange(horizon)
