@@ -99,6 +99,8 @@ PERIODIC = {
     "width": 16,
     "n_per_side": 16,
     "steps": 40,
+    "max_steps": 40,
+    "snake_a_headline": 10.0,
     "lr": 0.01,
     "momentum": 0.9,
     "init": "normal",
