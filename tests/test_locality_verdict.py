@@ -13,7 +13,16 @@ from paperclaims.verdict import CheckCodeError
 
 DEPTHS = [1, 2, 4, 6, 8, 10]
 TARGETS = ["local_k2", "global_k2"]
-PARAMS = {"config": {"labels": ["local", "global"], "k": [2], "depths": DEPTHS}}
+# every depth at its own lr (the lr pilot's rule): the depth-trend checks' precondition
+PER_DEPTH_LR = {"local": [1e-3] * len(DEPTHS), "global": [1e-3] * len(DEPTHS)}
+PARAMS = {
+    "config": {
+        "labels": ["local", "global"],
+        "k": [2],
+        "depths": DEPTHS,
+        "train": {"lr": PER_DEPTH_LR},
+    }
+}
 
 
 def measured(
@@ -437,3 +446,16 @@ def test_a_target_not_trained_at_an_n_has_no_checks_there(tmp_path):
     assert set(got.values()) == {"supports"}
     assert by_id(v)["ntk_misses_depth_trend[N=2000]"]["details"]["targets_used"] == ["global_k2"]
     assert any("local_k2 at N = 500, global_k2 at N = 2000" in note for note in v["notes"])
+
+
+def test_one_shared_lr_makes_every_depth_check_inconclusive(tmp_path):
+    """Issue 18's diagnostic: one Adam lr for every depth decides the depth trend, so with a
+    shared train.lr no depth comparison is read, whatever the errors say."""
+    shared = {"config": {**PARAMS["config"], "train": {"lr": 1e-3}}}
+    ds = measured(depth_helps_local_hurts_global, flat)
+    v = run_verdict(analysis.verdict, ds, shared, tmp_path, "locality")
+    assert {c["outcome"] for c in v["checks"]} == {"inconclusive"}
+    trend = next(c for c in v["checks"] if c["id"].startswith("local_deep_beats_shallow"))
+    assert "lr_pilot.py" in trend["precondition"]["what"]
+    assert trend["precondition"]["held"] is False
+    assert v["verdict"] == "inconclusive"
