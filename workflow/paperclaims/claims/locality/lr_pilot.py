@@ -19,6 +19,11 @@ pipeline's run):
    lowest mean validation error (ties: the smaller lr). With none eligible, the config's lr.
 3. One lr per (label type, depth) — with several k or N per label type, the first of each (the
    default grid has one of each).
+4. Grid edge (added before the full pilot ran, after the partial run chose the old grid's top
+   3e-2 at every finished depth): when the chosen lr is the largest lr tried, the grid is extended
+   upward by ×3 steps (one more lr each time, rules 1–2 reapplied) until the choice is not the
+   largest tried — i.e. it is interior, or the next lr up misses the criterion (diverges) or is
+   worse — at most ``MAX_EXTEND`` steps (then the top is kept and flagged ``at_edge``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import yaml
 from paperclaims.claims.locality import train as loc
 from paperclaims.seeds import generator, member_seeds
 
-LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # widened upward: the old top 3e-2 was chosen
+MAX_EXTEND = 3  # rule 4: at most this many ×3 steps above the grid
 VAL_FRACTION = 0.2
 PILOT_SEEDS = 4
 PILOT_BASE_SEED = 18_700  # the pilot's own seeds (the pipeline's derive from its base seed)
@@ -75,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--out", default="workflow/paperclaims/claims/locality/lr_pilot.json")
+    parser.add_argument("--labels", nargs="*", help="only these label types (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from paperclaims.config import validate_config
@@ -85,16 +92,23 @@ def main() -> None:
     base = cfg["train"]["lr"]
     default = base if not isinstance(base, dict) else 1e-3
     start, cells, chosen = time.perf_counter(), [], {}
-    for kind in cfg["labels"]:
+    for kind in args.labels or cfg["labels"]:
         k, n = cfg["k"][0], cfg["n_train"][kind][0]
         chosen[kind] = []
         for depth in cfg["depths"]:
             t0 = time.perf_counter()
             runs = [validation_run(cfg, kind, k, n, depth, lr) for lr in LR_GRID]
             lr = choose_lr(runs, default)
+            for _ in range(MAX_EXTEND):  # rule 4: extend while the choice is the top lr tried
+                if lr != runs[-1]["lr"]:
+                    break
+                runs.append(validation_run(cfg, kind, k, n, depth, 3 * runs[-1]["lr"]))
+                lr = choose_lr(runs, default)
             chosen[kind].append(lr)
+            at_edge = lr == runs[-1]["lr"]
             cells.append(
                 {"label": kind, "k": k, "n_train": n, "depth": depth, "runs": runs, "lr": lr}
+                | {"at_edge": at_edge}
             )
             print(
                 f"{kind}_k{k} N={n} depth {depth}: "
@@ -110,6 +124,7 @@ def main() -> None:
         "what": "lr pilot: Adam lr per label type and depth from a validation split (rule in "
         "lr_pilot.py's docstring)",
         "lr_grid": list(LR_GRID),
+        "max_extend": MAX_EXTEND,
         "val_fraction": VAL_FRACTION,
         "pilot_seeds": PILOT_SEEDS,
         "depths": cfg["depths"],
