@@ -273,6 +273,14 @@ def test_lr_pilot_rule_picks_lowest_validation_error_among_runs_meeting_the_crit
     assert lr_pilot.choose_lr(runs[:1], 1e-3) == 1e-3  # none eligible: the config's lr
 
 
+def test_verdict_note_states_the_lr_of_every_label_type_and_depth():
+    per_depth = {"train": {"lr": {"local": [0.03, 0.01], "global": [0.003, 0.001]}}}
+    text = analysis._lr_text(per_depth, [1, 4])
+    assert "local depth 1: 0.03, depth 4: 0.01; global depth 1: 0.003, depth 4: 0.001" in text
+    assert "lr_pilot" in text
+    assert analysis._lr_text({"train": {"lr": 0.001}}, [1, 4]).startswith("lr 0.001 for every")
+
+
 def test_protocol_reads_every_member_at_the_same_criterion_and_controls_need_not_meet_it():
     """Members meet the loss criterion at different epochs; each is read at its own epoch, and
     training stops once every required member met it (a shuffled-label member may not)."""
