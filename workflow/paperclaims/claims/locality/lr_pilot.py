@@ -77,12 +77,30 @@ def choose_lr(runs: list[dict], default: float) -> float:
     return min(ok, key=lambda r: (round(float(np.mean(r["validation_error"])), 9), r["lr"]))["lr"]
 
 
+def merge(paths: list[str]) -> dict:
+    """Partial outputs (runs split by --labels / --depths) as one: cells in label, depth order,
+    chosen lrs per label aligned with the depths."""
+    parts = [json.loads(Path(q).read_text()) for q in paths]
+    out = {k: v for k, v in parts[0].items() if k not in ("cells", "chosen", "seconds")}
+    cells = {(c["label"], c["depth"]): c for part in parts for c in part["cells"]}
+    labels = list(dict.fromkeys(label for label, _ in cells))
+    out["cells"] = [cells[(label, d)] for label in labels for d in out["depths"]]
+    out["chosen"] = {label: [cells[(label, d)]["lr"] for d in out["depths"]] for label in labels}
+    out["seconds"] = round(sum(part["seconds"] for part in parts), 1)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--out", default="workflow/paperclaims/claims/locality/lr_pilot.json")
     parser.add_argument("--labels", nargs="*", help="only these label types (default: all)")
+    parser.add_argument("--depths", nargs="*", type=int, help="only these depths (default: all)")
+    parser.add_argument("--merge", nargs="*", help="merge these partial outputs into --out")
     args = parser.parse_args()
+    if args.merge:
+        Path(args.out).write_text(json.dumps(merge(args.merge), indent=1) + "\n")
+        return
     torch.set_num_threads(1)
     from paperclaims.config import validate_config
 
@@ -92,10 +110,26 @@ def main() -> None:
     base = cfg["train"]["lr"]
     default = base if not isinstance(base, dict) else 1e-3
     start, cells, chosen = time.perf_counter(), [], {}
+
+    def write() -> None:  # after every cell, so that a stopped run keeps what it finished
+        result = {
+            "what": "lr pilot: Adam lr per label type and depth from a validation split (rule in "
+            "lr_pilot.py's docstring)",
+            "lr_grid": list(LR_GRID),
+            "max_extend": MAX_EXTEND,
+            "val_fraction": VAL_FRACTION,
+            "pilot_seeds": PILOT_SEEDS,
+            "depths": cfg["depths"],
+            "cells": cells,
+            "chosen": chosen,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+
     for kind in args.labels or cfg["labels"]:
         k, n = cfg["k"][0], cfg["n_train"][kind][0]
         chosen[kind] = []
-        for depth in cfg["depths"]:
+        for depth in args.depths or cfg["depths"]:
             t0 = time.perf_counter()
             runs = [validation_run(cfg, kind, k, n, depth, lr) for lr in LR_GRID]
             lr = choose_lr(runs, default)
@@ -120,20 +154,8 @@ def main() -> None:
                 + f" → {lr:g} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-    result = {
-        "what": "lr pilot: Adam lr per label type and depth from a validation split (rule in "
-        "lr_pilot.py's docstring)",
-        "lr_grid": list(LR_GRID),
-        "max_extend": MAX_EXTEND,
-        "val_fraction": VAL_FRACTION,
-        "pilot_seeds": PILOT_SEEDS,
-        "depths": cfg["depths"],
-        "cells": cells,
-        "chosen": chosen,
-        "seconds": round(time.perf_counter() - start, 1),
-    }
+            write()
     print(json.dumps({"chosen": chosen}))
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
