@@ -295,6 +295,8 @@ def test_lr_pilot_merge_orders_cells_by_label_and_configured_depth(tmp_path):
         ("global", 10),
     ]
     assert out["seconds"] == 8
+    partial = lr_pilot.merge([str(paths[0]), str(paths[2])])  # global depths 4, 10 not run
+    assert partial["chosen"]["global"] == [0.3, None, None]
 
 
 def test_verdict_note_states_the_lr_of_every_label_type_and_depth():

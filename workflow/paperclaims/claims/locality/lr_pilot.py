@@ -79,13 +79,17 @@ def choose_lr(runs: list[dict], default: float) -> float:
 
 def merge(paths: list[str]) -> dict:
     """Partial outputs (runs split by --labels / --depths) as one: cells in label, depth order,
-    chosen lrs per label aligned with the depths."""
+    chosen lrs per label aligned with the depths (None where a depth has not run)."""
     parts = [json.loads(Path(q).read_text()) for q in paths]
     out = {k: v for k, v in parts[0].items() if k not in ("cells", "chosen", "seconds")}
     cells = {(c["label"], c["depth"]): c for part in parts for c in part["cells"]}
     labels = list(dict.fromkeys(label for label, _ in cells))
-    out["cells"] = [cells[(label, d)] for label in labels for d in out["depths"]]
-    out["chosen"] = {label: [cells[(label, d)]["lr"] for d in out["depths"]] for label in labels}
+    out["cells"] = [cells[(lb, d)] for lb in labels for d in out["depths"] if (lb, d) in cells]
+    # a depth not run yet: None (the config cannot take a partial pilot's choice)
+    out["chosen"] = {
+        lb: [cells[(lb, d)]["lr"] if (lb, d) in cells else None for d in out["depths"]]
+        for lb in labels
+    }
     out["seconds"] = round(sum(part["seconds"] for part in parts), 1)
     return out
 
