@@ -273,6 +273,40 @@ def test_lr_pilot_rule_picks_lowest_validation_error_among_runs_meeting_the_crit
     assert lr_pilot.choose_lr(runs[:1], 1e-3) == 1e-3  # none eligible: the config's lr
 
 
+def test_lr_pilot_merge_orders_cells_by_label_and_configured_depth(tmp_path):
+    def part(cells, seconds):
+        return {"depths": [1, 4, 10], "cells": cells, "chosen": {}, "seconds": seconds}
+
+    def cell(label, depth, lr):
+        return {"label": label, "depth": depth, "lr": lr}
+
+    a = part([cell("local", 1, 0.03), cell("local", 4, 0.01), cell("local", 10, 0.003)], 5)
+    b = part([cell("global", 10, 0.001), cell("global", 4, 0.1)], 2)  # split, out of order
+    c = part([cell("global", 1, 0.3)], 1)
+    paths = []
+    for i, x in enumerate([a, b, c]):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(x))
+    out = lr_pilot.merge([str(q) for q in paths])
+    assert out["chosen"] == {"local": [0.03, 0.01, 0.003], "global": [0.3, 0.1, 0.001]}
+    assert [(c["label"], c["depth"]) for c in out["cells"]][3:] == [
+        ("global", 1),
+        ("global", 4),
+        ("global", 10),
+    ]
+    assert out["seconds"] == 8
+    partial = lr_pilot.merge([str(paths[0]), str(paths[2])])  # global depths 4, 10 not run
+    assert partial["chosen"]["global"] == [0.3, None, None]
+
+
+def test_verdict_note_states_the_lr_of_every_label_type_and_depth():
+    per_depth = {"train": {"lr": {"local": [0.03, 0.01], "global": [0.003, 0.001]}}}
+    text = analysis._lr_text(per_depth, [1, 4])
+    assert "local depth 1: 0.03, depth 4: 0.01; global depth 1: 0.003, depth 4: 0.001" in text
+    assert "lr_pilot" in text
+    assert analysis._lr_text({"train": {"lr": 0.001}}, [1, 4]).startswith("lr 0.001 for every")
+
+
 def test_protocol_reads_every_member_at_the_same_criterion_and_controls_need_not_meet_it():
     """Members meet the loss criterion at different epochs; each is read at its own epoch, and
     training stops once every required member met it (a shuffled-label member may not)."""

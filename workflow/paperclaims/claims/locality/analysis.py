@@ -79,7 +79,8 @@ PRECONDITION_SOURCE = (
     "precondition; depth 1 at chance while deeper nets learn passes it); margins ours"
 )
 PROTOCOL = (
-    "every depth trained with the same optimizer until its mean training loss is ≤ loss_target "
+    "every depth trained with the same optimizer (its lr per label type and depth: see the lr "
+    "note) until its mean training loss is ≤ loss_target "
     "(the same criterion for every depth), test error read at that epoch; the epoch is recorded "
     "per run"
 )
@@ -363,6 +364,7 @@ def verdict(step) -> None:
             "NTK-only pilot and its rule (paperclaims/claims/locality/pilot.py, pilot.json): "
             + _grid_text(m)
             + ".",
+            _lr_text(p.get("config", p), depths),
             f"Fraction of true-label runs that did not meet the training-loss criterion within "
             f"the epoch cap: {unmet:.3f} (their checks' criterion precondition fails).",
             f"Preconditions: {PRECONDITION_SOURCE}.",
@@ -377,6 +379,26 @@ def verdict(step) -> None:
             "pass the pilot assumed 0.5 for every label and one N for both label types, which left "
             "the global target short of the learnability margin at N = 250 and 500: class C.)",
         ],
+    )
+
+
+def _lr_text(config: dict, depths) -> str:
+    """The verdict note on the lr: one for every depth, or per label type and depth (the lr
+    pilot's choice from a validation split of training data, lr_pilot.py, lr_pilot.json)."""
+    lr = config.get("train", {}).get("lr")
+    if not isinstance(lr, dict):
+        return f"lr {lr} for every depth and label type (train.lr)."
+    per = "; ".join(
+        f"{kind} " + ", ".join(f"depth {int(d)}: {v:g}" for d, v in zip(depths, lrs, strict=True))
+        for kind, lrs in lr.items()
+    )
+    return (
+        "The optimizer's lr is chosen per label type and depth, before this run, by the "
+        "training-data rule (paperclaims/claims/locality/lr_pilot.py: lowest error on a "
+        "validation split of the "
+        f"training set among lrs whose pilot seeds all met the criterion; lr_pilot.json): {per}. "
+        "(Until issue 18's third pass one lr, 1e-3, served every depth; lr_diagnostic.log "
+        "found it decided the k-local depth trend: class D.)"
     )
 
 

@@ -19,6 +19,11 @@ pipeline's run):
    lowest mean validation error (ties: the smaller lr). With none eligible, the config's lr.
 3. One lr per (label type, depth) — with several k or N per label type, the first of each (the
    default grid has one of each).
+4. Grid edge (added before the full pilot ran, after the partial run chose the old grid's top
+   3e-2 at every finished depth): when the chosen lr is the largest lr tried, the grid is extended
+   upward by ×3 steps (one more lr each time, rules 1–2 reapplied) until the choice is not the
+   largest tried — i.e. it is interior, or the next lr up misses the criterion (diverges) or is
+   worse — at most ``MAX_EXTEND`` steps (then the top is kept and flagged ``at_edge``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import yaml
 from paperclaims.claims.locality import train as loc
 from paperclaims.seeds import generator, member_seeds
 
-LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # widened upward: the old top 3e-2 was chosen
+MAX_EXTEND = 3  # rule 4: at most this many ×3 steps above the grid
 VAL_FRACTION = 0.2
 PILOT_SEEDS = 4
 PILOT_BASE_SEED = 18_700  # the pilot's own seeds (the pipeline's derive from its base seed)
@@ -71,11 +77,34 @@ def choose_lr(runs: list[dict], default: float) -> float:
     return min(ok, key=lambda r: (round(float(np.mean(r["validation_error"])), 9), r["lr"]))["lr"]
 
 
+def merge(paths: list[str]) -> dict:
+    """Partial outputs (runs split by --labels / --depths) as one: cells in label, depth order,
+    chosen lrs per label aligned with the depths (None where a depth has not run)."""
+    parts = [json.loads(Path(q).read_text()) for q in paths]
+    out = {k: v for k, v in parts[0].items() if k not in ("cells", "chosen", "seconds")}
+    cells = {(c["label"], c["depth"]): c for part in parts for c in part["cells"]}
+    labels = list(dict.fromkeys(label for label, _ in cells))
+    out["cells"] = [cells[(lb, d)] for lb in labels for d in out["depths"] if (lb, d) in cells]
+    # a depth not run yet: None (the config cannot take a partial pilot's choice)
+    out["chosen"] = {
+        lb: [cells[(lb, d)]["lr"] if (lb, d) in cells else None for d in out["depths"]]
+        for lb in labels
+    }
+    out["seconds"] = round(sum(part["seconds"] for part in parts), 1)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--out", default="workflow/paperclaims/claims/locality/lr_pilot.json")
+    parser.add_argument("--labels", nargs="*", help="only these label types (default: all)")
+    parser.add_argument("--depths", nargs="*", type=int, help="only these depths (default: all)")
+    parser.add_argument("--merge", nargs="*", help="merge these partial outputs into --out")
     args = parser.parse_args()
+    if args.merge:
+        Path(args.out).write_text(json.dumps(merge(args.merge), indent=1) + "\n")
+        return
     torch.set_num_threads(1)
     from paperclaims.config import validate_config
 
@@ -85,16 +114,39 @@ def main() -> None:
     base = cfg["train"]["lr"]
     default = base if not isinstance(base, dict) else 1e-3
     start, cells, chosen = time.perf_counter(), [], {}
-    for kind in cfg["labels"]:
+
+    def write() -> None:  # after every cell, so that a stopped run keeps what it finished
+        result = {
+            "what": "lr pilot: Adam lr per label type and depth from a validation split (rule in "
+            "lr_pilot.py's docstring)",
+            "lr_grid": list(LR_GRID),
+            "max_extend": MAX_EXTEND,
+            "val_fraction": VAL_FRACTION,
+            "pilot_seeds": PILOT_SEEDS,
+            "depths": cfg["depths"],
+            "cells": cells,
+            "chosen": chosen,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+
+    for kind in args.labels or cfg["labels"]:
         k, n = cfg["k"][0], cfg["n_train"][kind][0]
         chosen[kind] = []
-        for depth in cfg["depths"]:
+        for depth in args.depths or cfg["depths"]:
             t0 = time.perf_counter()
             runs = [validation_run(cfg, kind, k, n, depth, lr) for lr in LR_GRID]
             lr = choose_lr(runs, default)
+            for _ in range(MAX_EXTEND):  # rule 4: extend while the choice is the top lr tried
+                if lr != runs[-1]["lr"]:
+                    break
+                runs.append(validation_run(cfg, kind, k, n, depth, 3 * runs[-1]["lr"]))
+                lr = choose_lr(runs, default)
             chosen[kind].append(lr)
+            at_edge = lr == runs[-1]["lr"]
             cells.append(
                 {"label": kind, "k": k, "n_train": n, "depth": depth, "runs": runs, "lr": lr}
+                | {"at_edge": at_edge}
             )
             print(
                 f"{kind}_k{k} N={n} depth {depth}: "
@@ -106,19 +158,8 @@ def main() -> None:
                 + f" → {lr:g} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-    result = {
-        "what": "lr pilot: Adam lr per label type and depth from a validation split (rule in "
-        "lr_pilot.py's docstring)",
-        "lr_grid": list(LR_GRID),
-        "val_fraction": VAL_FRACTION,
-        "pilot_seeds": PILOT_SEEDS,
-        "depths": cfg["depths"],
-        "cells": cells,
-        "chosen": chosen,
-        "seconds": round(time.perf_counter() - start, 1),
-    }
+            write()
     print(json.dumps({"chosen": chosen}))
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
