@@ -322,7 +322,9 @@ def test_runs_missing_the_criterion_fail_its_precondition(tmp_path):
 
 def test_best_depth_needs_a_grid_on_both_sides_of_its_threshold(tmp_path):
     ds = measured(depth_helps_local_hurts_global, flat).sel(depth=[1, 2])
-    v = run(tmp_path, ds)
+    two = {"local": [1e-3, 1e-3], "global": [1e-3, 1e-3]}  # one lr per depth of the grid
+    params = {"config": {**PARAMS["config"], "depths": [1, 2], "train": {"lr": two}}}
+    v = run_verdict(analysis.verdict, ds, params, tmp_path, "locality")
     pre = by_id(v)["local_best_depth[local_k2, N=500]"]["precondition"]
     assert not pre["held"] and "of which [] agree (FAILED)" in pre["measured"]
     assert outcomes(v)["local_best_depth[local_k2, N=500]"] == "inconclusive"
