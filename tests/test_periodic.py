@@ -295,6 +295,54 @@ def test_batched_forecast_members_equal_one_at_a_time():
     assert (alone["a0"] >= 0).all() and alone["a0"].mean() > 10  # |N(0, 50²)|
 
 
+def _forecast_run(tmp_path, model: str, name: str, **override):
+    """One train_forecast job at toy size through runner.run_step; returns its dataset."""
+    from types import SimpleNamespace
+
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import run_step
+
+    args = dict(
+        series="elnino", model=model, cell_seed=3, width=8, epochs=2, max_epochs=6,
+        batch_size=32, lr=3e-4, momentum=0.99, weight_decay=3e-3, a_scale=50.0, n_seeds=2,
+        window_years=9, train_fraction=2 / 3,
+    )  # fmt: skip
+    args.update(override)
+    out = tmp_path / f"{name}.nc"
+    run_step(
+        SimpleNamespace(
+            params={
+                "step": "paperclaims.claims.periodic.forecast:train_forecast",
+                "args": args,
+                "run": {"claim": "periodic", "seed": 0, "device": "cpu"},
+            },
+            input=[],
+            output=[str(out)],
+            log=[str(tmp_path / f"{name}.log")],
+            rule="periodic_train_forecast",
+            threads=1,
+        )
+    )
+    return read_dataset(out)
+
+
+def test_forecast_training_criterion_blocks_cap_and_control(tmp_path, monkeypatch):
+    """A compared net trains in blocks of ``epochs`` until its median training MSE / variance
+    ≤ FIT_LEVEL, or to ``max_epochs``; the shuffled control trains exactly ``epochs``; and a run
+    that goes on is the stopped run continued (same first block: the criterion draws nothing)."""
+    monkeypatch.setattr(forecast, "FIT_LEVEL", -1.0)  # nothing fits
+    capped = _forecast_run(tmp_path, "tanh", "capped")
+    control = _forecast_run(tmp_path, forecast.SHUFFLED, "control")
+    monkeypatch.setattr(forecast, "FIT_LEVEL", np.inf)  # everything fits
+    stopped = _forecast_run(tmp_path, "tanh", "stopped")
+    assert capped.attrs["epochs_trained"] == 6 and int(capped["epoch"][-1]) == 6
+    assert control.attrs["epochs_trained"] == 2
+    assert stopped.attrs["epochs_trained"] == 2 and int(stopped["epoch"][-1]) == 2
+    first = capped["train_loss"].sel(epoch=stopped["epoch"].values)
+    np.testing.assert_array_equal(first.values, stopped["train_loss"].values)
+    assert not np.array_equal(capped["forecast"].values, stopped["forecast"].values)
+
+
 def test_training_stops_when_every_member_diverges():
     from paperclaims.nets import train_full_batch
 

@@ -68,6 +68,7 @@ class ForecastParams:
     cell_seed: int = seed("{series}")
     width: int
     epochs: int
+    max_epochs: int
     batch_size: int
     lr: float
     momentum: float
