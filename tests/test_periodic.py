@@ -328,19 +328,43 @@ def _forecast_run(tmp_path, model: str, name: str, **override):
 
 def test_forecast_training_criterion_blocks_cap_and_control(tmp_path, monkeypatch):
     """A compared net trains in blocks of ``epochs`` until its median training MSE / variance
-    ≤ FIT_LEVEL, or to ``max_epochs``; the shuffled control trains exactly ``epochs``; and a run
-    that goes on is the stopped run continued (same first block: the criterion draws nothing)."""
+    ≤ FIT_LEVEL, or to ``max_epochs``; the shuffled control trains exactly ``epochs``; a run that
+    goes on is the stopped run continued (the criterion draws nothing); and the stop falls at the
+    first block end whose median fit is at the level (epochs = 100: the production record
+    schedule, every 2nd epoch, where a block end is not a record step by itself)."""
+    blocks = dict(epochs=100, max_epochs=250)
     monkeypatch.setattr(forecast, "FIT_LEVEL", -1.0)  # nothing fits
-    capped = _forecast_run(tmp_path, "tanh", "capped")
-    control = _forecast_run(tmp_path, forecast.SHUFFLED, "control")
+    capped = _forecast_run(tmp_path, "tanh", "capped", **blocks)
+    control = _forecast_run(tmp_path, forecast.SHUFFLED, "control", **blocks)
+    assert capped.attrs["epochs_trained"] == 250 and int(capped["epoch"][-1]) == 250
+    assert {100, 200, 250} <= set(capped["epoch"].values.tolist())
+    assert control.attrs["epochs_trained"] == 100
+    # the level between the median fits at the first and the second block end: stop at 200
+    fit = capped["train_loss"].median("seed") / np.var(
+        capped["observed"].values[: capped.attrs["n_train"]]
+    )
+    first, second = float(fit.sel(epoch=100)), float(fit.sel(epoch=200))
+    assert second < first
+    monkeypatch.setattr(forecast, "FIT_LEVEL", (first + second) / 2)
+    two_blocks = _forecast_run(tmp_path, "tanh", "two_blocks", **blocks)
+    assert two_blocks.attrs["epochs_trained"] == 200
     monkeypatch.setattr(forecast, "FIT_LEVEL", np.inf)  # everything fits
-    stopped = _forecast_run(tmp_path, "tanh", "stopped")
-    assert capped.attrs["epochs_trained"] == 6 and int(capped["epoch"][-1]) == 6
-    assert control.attrs["epochs_trained"] == 2
-    assert stopped.attrs["epochs_trained"] == 2 and int(stopped["epoch"][-1]) == 2
-    first = capped["train_loss"].sel(epoch=stopped["epoch"].values)
-    np.testing.assert_array_equal(first.values, stopped["train_loss"].values)
-    assert not np.array_equal(capped["forecast"].values, stopped["forecast"].values)
+    stopped = _forecast_run(tmp_path, "tanh", "stopped", **blocks)
+    assert stopped.attrs["epochs_trained"] == 100 and int(stopped["epoch"][-1]) == 100
+    first_block = capped["train_loss"].sel(epoch=stopped["epoch"].values)
+    np.testing.assert_array_equal(first_block.values, stopped["train_loss"].values)
+    np.testing.assert_array_equal(
+        two_blocks["train_loss"].values, capped["train_loss"].sel(epoch=two_blocks["epoch"]).values
+    )
+
+
+def test_forecast_training_runs_to_the_cap_when_every_member_diverges(tmp_path, monkeypatch):
+    """A diverged net (NaN loss) is not fitted, whatever the level; training stops once every
+    member is NaN (the rest would be NaN arithmetic) and says so in the epochs trained."""
+    monkeypatch.setattr(forecast, "FIT_LEVEL", 1e30)
+    run = _forecast_run(tmp_path, "relu", "diverged", lr=1e3, epochs=3, max_epochs=300)
+    assert np.isnan(run["train_loss"].values[:, -1]).all()
+    assert run.attrs["epochs_trained"] < 300
 
 
 def test_training_stops_when_every_member_diverges():

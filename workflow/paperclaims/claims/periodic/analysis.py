@@ -274,7 +274,7 @@ def measure(step) -> None:
         final = ds["train_loss"].values[..., -1]
         # the last record at or before half the steps trained (the fit preconditions' text)
         steps = ds["step"].values
-        halfway = int(np.searchsorted(steps, steps[-1] / 2, side="right")) - 1
+        halfway = max(0, int(np.searchsorted(steps, steps[-1] / 2, side="right")) - 1)
         residual_kink, slope_kink = far_field(ds, kink_range(ds), p["far_points"])
         residual_sat, slope_sat = far_field(ds, saturation_range(ds), p["far_points"])
         curve_residual, curve_slope = far_curves(ds, max(11, p["far_points"] // 4))

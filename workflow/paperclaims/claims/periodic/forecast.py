@@ -162,6 +162,8 @@ def train_forecast(step) -> None:
             fit = np.nan_to_num(losses[-1] / var, nan=np.inf)
             if block_end and np.median(fit) <= FIT_LEVEL:
                 break
+            if not np.isfinite(losses[-1]).any():  # all diverged: the rest is NaN arithmetic
+                break
     with torch.no_grad():
         pred = forward(activation, params, xt)[..., 0].cpu().double().numpy()
     pred = np.where(np.isfinite(pred), pred, np.nan)
