@@ -146,3 +146,35 @@ class _Files(list):
 def outcomes(verdict: dict) -> dict[str, str]:
     """Check id → outcome, claim checks and implementation checks alike."""
     return {c["id"]: c["outcome"] for c in verdict["checks"] + verdict["implementation_checks"]}
+
+
+def run_job_step(tmp_path: Path, step: str, args: dict, name: str, device: str = "cpu"):
+    """One train job step (``step`` = "module:function" under paperclaims.claims) through
+    ``runner.run_step`` with a Snakemake-like object, as the rule runs it; returns its log text and
+    its output dataset."""
+    import logging
+    from types import SimpleNamespace
+
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import run_step
+
+    claim = step.split(".")[0]
+    out, log_file = tmp_path / f"{name}.nc", tmp_path / "logs" / f"{name}.log"
+    smk = SimpleNamespace(
+        params={
+            "step": f"paperclaims.claims.{step}",
+            "args": dict(args),
+            "run": {"claim": claim, "seed": 0, "device": device},
+        },
+        input=[],
+        output=[str(out)],
+        log=[str(log_file)],
+        rule=f"{claim}_{step.split(':')[1]}",
+        threads=1,
+    )
+    root_level = logging.getLogger().level
+    try:
+        run_step(smk)
+    finally:
+        logging.getLogger().setLevel(root_level)  # run_step raises it to INFO for the job
+    return log_file.read_text(), read_dataset(out)

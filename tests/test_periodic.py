@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import run_job_step
 from paperclaims.claims.periodic import analysis, claim, forecast, train
 from paperclaims.nets import EnsembleMLP, activation_fn, snake
 
@@ -296,34 +297,13 @@ def test_batched_forecast_members_equal_one_at_a_time():
 
 
 def _forecast_run(tmp_path, model: str, name: str, **override):
-    """One train_forecast job at toy size through runner.run_step; returns its dataset."""
-    from types import SimpleNamespace
-
-    from paperclaims.io import read_dataset
-    from paperclaims.runner import run_step
-
+    """One train_forecast job at toy size, as Snakemake runs it; returns its dataset."""
     args = dict(
         series="elnino", model=model, cell_seed=3, width=8, epochs=2, max_epochs=6,
         batch_size=32, lr=3e-4, momentum=0.99, weight_decay=3e-3, a_scale=50.0, n_seeds=2,
         window_years=9, train_fraction=2 / 3,
     )  # fmt: skip
-    args.update(override)
-    out = tmp_path / f"{name}.nc"
-    run_step(
-        SimpleNamespace(
-            params={
-                "step": "paperclaims.claims.periodic.forecast:train_forecast",
-                "args": args,
-                "run": {"claim": "periodic", "seed": 0, "device": "cpu"},
-            },
-            input=[],
-            output=[str(out)],
-            log=[str(tmp_path / f"{name}.log")],
-            rule="periodic_train_forecast",
-            threads=1,
-        )
-    )
-    return read_dataset(out)
+    return run_job_step(tmp_path, "periodic.forecast:train_forecast", {**args, **override}, name)[1]
 
 
 def test_forecast_training_criterion_blocks_cap_and_control(tmp_path, monkeypatch):
@@ -358,9 +338,9 @@ def test_forecast_training_criterion_blocks_cap_and_control(tmp_path, monkeypatc
     )
 
 
-def test_forecast_training_runs_to_the_cap_when_every_member_diverges(tmp_path, monkeypatch):
-    """A diverged net (NaN loss) is not fitted, whatever the level; training stops once every
-    member is NaN (the rest would be NaN arithmetic) and says so in the epochs trained."""
+def test_forecast_training_stops_early_when_every_member_diverges(tmp_path, monkeypatch):
+    """Once every member's loss is NaN the rest would be NaN arithmetic: training stops before
+    the cap, even at a level any finite fit meets, and the epochs trained say so."""
     monkeypatch.setattr(forecast, "FIT_LEVEL", 1e30)
     run = _forecast_run(tmp_path, "relu", "diverged", lr=1e3, epochs=3, max_epochs=300)
     assert np.isnan(run["train_loss"].values[:, -1]).all()

@@ -4,13 +4,12 @@ progress and checkpoint-save lines to their log file without changing a computed
 
 from __future__ import annotations
 
-import logging
 import re
-from types import SimpleNamespace
 
 import pytest
 import torch
 import xarray as xr
+from conftest import run_job_step
 from paperclaims.progress import ENV_SECONDS, Progress, duration
 
 
@@ -179,30 +178,8 @@ def test_hand_made_params_are_the_steps_declared_params(job):
 
 
 def _run_job(tmp_path, claim, function, params, device, name):
-    """One job step through ``runner.run_step`` with a Snakemake-like object; returns its log
-    text and its output dataset."""
-    from paperclaims.io import read_dataset
-    from paperclaims.runner import run_step
-
-    out, log_file = tmp_path / f"{name}.nc", tmp_path / "logs" / f"{name}.log"
-    smk = SimpleNamespace(
-        params={
-            "step": f"paperclaims.claims.{claim}.train:{function}",
-            "args": dict(params),
-            "run": {"claim": claim, "seed": 0, "device": device},
-        },
-        input=[],
-        output=[str(out)],
-        log=[str(log_file)],
-        rule=f"{claim}_{function}",
-        threads=1,
-    )
-    root_level = logging.getLogger().level
-    try:
-        run_step(smk)
-    finally:
-        logging.getLogger().setLevel(root_level)  # run_step raises it to INFO for the job
-    return log_file.read_text(), read_dataset(out)
+    """One job step as Snakemake runs it (conftest.run_job_step): its log text and output."""
+    return run_job_step(tmp_path, f"{claim}.train:{function}", params, name, device)
 
 
 @pytest.mark.parametrize(

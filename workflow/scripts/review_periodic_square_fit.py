@@ -47,9 +47,7 @@ def main() -> None:
     lr = torch.tensor([rates[c] for c in cells for _ in seeds]).view(-1, 1, 1)
     total = args.blocks * args.block_steps
     ends = []
-    when, loss = train.heavy_ball(
-        model, x, y, steps=total, lr=lr, momentum=0.9, fitted=None, max_steps=total
-    )
+    when, loss = train.heavy_ball(model, x, y, steps=total, lr=lr, momentum=0.9)
     ratio = loss.view(len(cells), len(seeds), -1) / var[..., None]
     for b in range(1, args.blocks + 1):
         k = int(np.searchsorted(when, b * args.block_steps, side="right")) - 1
@@ -63,6 +61,7 @@ def main() -> None:
     g = grid.view(-1)
     outside = g.abs() > 1
     truth = train.target("square", g[outside])
+    # every cell has the same training targets per seed: the trivial predictor is their mean
     trivial = ((y.view(len(cells), len(seeds), -1)[0].mean(1, keepdim=True) - truth) ** 2).mean(1)
     for c, p in zip(cells, pred):
         mse = ((p[:, outside] - truth) ** 2).mean(1)
