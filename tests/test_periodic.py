@@ -116,33 +116,46 @@ def test_heavy_ball_is_torch_sgd_with_momentum_one_rate_per_member():
     assert loss.shape == (x.shape[0], len(train.record_steps(7)))
 
 
-def test_training_criterion_stops_at_the_first_fitted_block_else_at_the_cap():
+def test_training_criterion_stops_at_the_first_done_block_else_at_the_cap():
     model, x, y = _problem()
     lr = torch.full((x.shape[0], 1, 1), 1e-2, dtype=x.dtype)
     calls = []
 
-    def fitted_at_third_block(loss):
-        calls.append(loss.shape)
-        return len(calls) == 3
+    def done_at_third_block(block_losses):
+        calls.append(len(block_losses))
+        return len(block_losses) == 3
 
     when, loss = train.heavy_ball(
-        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=100, fitted=fitted_at_third_block
+        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=100, done=done_at_third_block
     )
-    assert when[-1] == 30 and loss.shape[1] == len(when) and len(calls) == 3
+    assert when[-1] == 30 and loss.shape[1] == len(when) and calls == [1, 2, 3]
     model, x, y = _problem()
+    calls.clear()
     when, _ = train.heavy_ball(
-        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=50, fitted=lambda loss: False
+        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=45, done=lambda b: calls.append(1)
     )
-    assert when[-1] == 50
+    assert when[-1] == 45 and len(calls) == 5  # the block ends 10 … 40 and the cap
 
 
-def test_cells_fitted_reads_every_cells_median_ratio():
+def test_fit_status_fitted_stalled_diverged_or_still_falling():
     groups = {"relu": (0, 3), "tanh": (3, 6)}
     var = torch.ones(6)
     fit = torch.tensor([0.05, 0.5, 0.09, 0.01, 0.02, float("nan")])
-    assert train.cells_fitted(fit, var, groups)  # medians 0.09 and 0.02 (NaN counts as unfitted)
-    assert not train.cells_fitted(fit * 1.2, var, groups)  # relu's median 0.108 > 0.1
-    assert not train.cells_fitted(fit, var / 2, groups)
+    # medians 0.09 and 0.02 (a NaN member counts as unfitted)
+    assert train.fit_status([fit], var, groups) == {"relu": "fitted", "tanh": "fitted"}
+    # relu's median 0.108 > 0.1 at the first block: nothing to compare with, still falling
+    assert train.fit_status([fit * 1.2], var, groups)["relu"] == train.STILL_FALLING
+    before = torch.tensor([0.3, 0.3, 0.3, 0.5, 0.5, 0.5])
+    now = torch.tensor([0.29, 0.29, 0.29, 0.4, 0.4, float("nan")])
+    # relu fell 3.3 % (< STALL_FALL = 5 %): stalled; tanh fell 20 %: still falling
+    status = train.fit_status([before * 9, before, now], var, groups)
+    assert status == {"relu": "stalled", "tanh": train.STILL_FALLING}
+    rising = torch.tensor([0.31, 0.31, 0.31, float("nan"), float("nan"), 0.4])
+    assert train.fit_status([before, rising], var, groups) == {
+        "relu": "stalled",
+        "tanh": "diverged",
+    }
+    assert train.fit_status([before, now], var / 2, groups)["relu"] == "stalled"
 
 
 def test_training_criterion_reads_relu_tanh_and_the_headline_snake_only():
@@ -393,3 +406,5 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
     clean, resumed, _ = killed_then_resumed(run, tmp_path, monkeypatch, caplog, kill_at_save=25)
     assert "at step 25" in caplog.text, "the rerun did not resume from the checkpoint"
     xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())
+    # the criterion's reason per checked cell (both cells are checked: relu, the headline Snake)
+    assert set(clean["fit_status"].values) <= {"fitted", "stalled", "diverged", train.STILL_FALLING}

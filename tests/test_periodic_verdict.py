@@ -51,6 +51,7 @@ def measured(
     forecast_mse=None,
     forecast_train_mse=None,
     forecast_n_seeds=None,
+    fit_status=None,
 ) -> xr.Dataset:
     """A measured.nc as ``analysis.measure`` writes it; per-activation (per-model) values are one
     number (every seed alike, plus a small spread) or one per seed. Defaults: the claim holds
@@ -113,6 +114,10 @@ def measured(
             "saturation_range": (dims, np.full(shape, 300.0)),
             "gn_top_eigenvalue": (dims, np.full(shape, 200.0)),
             "lr": (("target", "activation"), np.full(shape[:2], 0.01)),
+            "fit_status": (
+                ("target", "activation"),
+                np.array([[(fit_status or {}).get(a, "fitted") for a in activations]] * shape[0]),
+            ),
         },
         coords={"target": list(targets), "activation": list(activations), "seed": seed, "x": x},
     )
@@ -265,7 +270,9 @@ def test_under_powered_checks_are_inconclusive(tmp_path):
 def test_snake_not_fitting_its_training_data_makes_its_checks_inconclusive(tmp_path):
     """A Snake net at 60% of the training target's variance did not fit: whatever its
     extrapolation numbers, they say nothing about the paper."""
-    ds = measured(fit_ratio={SNAKE: [0.6] * 5}, improvement={SNAKE: 0.9})
+    ds = measured(
+        fit_ratio={SNAKE: [0.6] * 5}, improvement={SNAKE: 0.9}, fit_status={SNAKE: "stalled"}
+    )
     v = verdict_of(tmp_path, ds)
     got = outcomes(v)
     checks = by_id(v)
@@ -273,8 +280,9 @@ def test_snake_not_fitting_its_training_data_makes_its_checks_inconclusive(tmp_p
         assert got[key] == "inconclusive"
         assert checks[key]["precondition"]["held"] is False
         assert checks[key]["reason"].startswith("precondition failed: ")
-        # the final fit and the fit at half the training (stalled or still falling)
-        assert checks[key]["precondition"]["measured"] == f"{SNAKE} 0.6 (0.9 at step 7500)"
+        # the final fit, the fit at half the training and the training criterion's reason
+        measured_text = checks[key]["precondition"]["measured"]
+        assert measured_text == f"{SNAKE} 0.6 (0.9 at step 7500; stalled)"
     # "ReLU fails" still supports; its control (Snake) did not fit, so it is inconclusive
     relu = checks["relu_fails_to_extrapolate[sin]"]
     assert relu["outcome"] == "supports" and relu["control"]["outcome"] == "inconclusive"

@@ -18,7 +18,13 @@ import xarray as xr
 from scipy import integrate, optimize
 
 from paperclaims.claims.periodic.forecast import FIT_LEVEL as FORECAST_FIT_LEVEL
-from paperclaims.claims.periodic.train import FIT_LEVEL, FREQUENCY, LR_SAFETY, forward_numpy
+from paperclaims.claims.periodic.train import (
+    FIT_LEVEL,
+    FREQUENCY,
+    LR_SAFETY,
+    STALL_FALL,
+    forward_numpy,
+)
 from paperclaims.fits import Estimate, bootstrap
 from paperclaims.io import read_dataset
 from paperclaims.verdict import (
@@ -294,6 +300,7 @@ def measure(step) -> None:
                     ds["train_loss"].values[..., halfway] / y_train.var(axis=1)[None, :],
                 ),
                 "halfway_step": ((), int(steps[halfway])),
+                "fit_status": ("activation", ds["fit_status"].values.astype(str)),
                 "gn_top_eigenvalue": (dims, ds["gn_top_eigenvalue"].values),
                 "lr": ("activation", ds["lr"].values),
                 "kink_range": (dims, kink_range(ds)),
@@ -455,8 +462,8 @@ def _seed_bootstrap(samples: np.ndarray) -> Estimate:
 def _fit_precondition(cell: xr.Dataset, *names: str) -> Precondition:
     """The nets ``names`` fit their training data (median final training MSE / training target
     variance), by the one level in THRESHOLDS. The measured text also gives each net's median at
-    half its training, so that a reader sees whether a failed fit was still falling or had
-    stalled."""
+    half its training and the training criterion's status (train.fit_status: fitted, stalled,
+    diverged, still falling at the cap), so that a reader sees why a failed fit failed."""
     level = THRESHOLDS["fits_training_data"]
     relative = {name: _extrapolation_fit(cell, name) for name in names}
     halfway = int(cell["halfway_step"])
@@ -466,10 +473,18 @@ def _fit_precondition(cell: xr.Dataset, *names: str) -> Precondition:
         held=all(level.agrees(v) for v in relative.values()),
         measured=", ".join(
             f"{k} {v:.3g} ({_median_over_seeds(cell['fit_ratio_halfway'], k):.3g} at step "
-            f"{halfway})"
+            f"{halfway}{_status_text(cell, k)})"
             for k, v in relative.items()
         ),
     )
+
+
+def _status_text(cell: xr.Dataset, act: str) -> str:
+    """'; stalled' etc. for a net whose fit failed (the training criterion's reason)."""
+    if "fit_status" not in cell:
+        return ""
+    status = str(cell["fit_status"].sel(activation=act).values)
+    return "" if status in ("fitted", "not checked") else f"; {status}"
 
 
 def _median_over_seeds(values: xr.DataArray, act: str) -> float:
@@ -781,8 +796,9 @@ def _notes(checks: list[Check], implementation: list[Check], m: xr.Dataset) -> l
         "Protocol: the authors' extrapolation notebook (1–512–1, 32 inputs per side from "
         "U(5, 15) ∪ U(−15, −5) over 15, full-batch SGD lr 1e-2 momentum 0.9, MSE, blocks of the "
         "authors' 15 000 steps, PyTorch-default init). Ours: the training criterion (stop after the "
-        "first block at whose end relu, tanh and the headline Snake each have median training "
-        "MSE / variance ≤ 0.1, else at the cap, 30 000 steps), the step-size rule for cells "
+        "first block at whose end each of relu, tanh and the headline Snake has fitted (median "
+        "training MSE / variance ≤ 0.1), stalled or diverged, else at the cap, "
+        "extrapolation.max_steps), the step-size rule for cells "
         "unstable at lr 1e-2, the seeds (every activation starts from the same seeds' weights "
         "and data: a paired comparison), the trivial-predictor comparison and every threshold.",
         "Forecast protocol: the authors' temperature notebook (1–100–100–1, learnable Snake a per "
@@ -795,9 +811,20 @@ def _notes(checks: list[Check], implementation: list[Check], m: xr.Dataset) -> l
         "threshold.",
     ]
     if "steps_trained" in m:
+
+        def trained(t):
+            status = m["fit_status"].sel(target=t) if "fit_status" in m else []
+            reasons = [f"{a.item()} {s.item()}" for a, s in zip(status["activation"], status)]
+            checked = [r for r in reasons if not r.endswith("not checked")] if reasons else []
+            return f"{t} {int(m['steps_trained'].sel(target=t))}" + (
+                f" ({', '.join(checked)})" if checked else ""
+            )
+
         notes.append(
-            "Steps trained (training criterion): "
-            + "; ".join(f"{t} {int(m['steps_trained'].sel(target=t))}" for t in m["target"].values)
+            "Steps trained (training criterion: blocks of the authors' steps until no checked net "
+            f"is still falling — fitted to ≤ {FIT_LEVEL:g}, stalled (< {STALL_FALL:.0%} fall over "
+            "a block) or diverged — or at the cap): "
+            + "; ".join(trained(t) for t in m["target"].values)
             + "."
         )
     lam = m["gn_top_eigenvalue"].max("seed")
