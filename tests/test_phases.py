@@ -102,7 +102,8 @@ def test_batched_sgd_is_deterministic_and_respects_keep():
         model = _tiny_model()
         x = torch.randn(10, 3, generator=generator(1), dtype=torch.float64)
         labels = torch.randint(0, 3, (2, 10), generator=generator(2))
-        train_sgd(model, x, labels, steps=5, lr=0.1, batch_size=4, gen=generator(3), keep=keep)
+        gens = [generator(3), generator(4)]
+        train_sgd(model, x, labels, steps=5, lr=0.1, batch_size=4, gens=gens, keep=keep)
         return [p.detach().clone() for p in model.parameters()]
 
     for a, b in zip(run(), run()):
@@ -119,7 +120,7 @@ def test_minibatch_sampler_draws_uniformly_from_each_members_samples():
     keep[0, [2, 5, 11]] = True
     keep[1] = True
     keep[2, :1] = True
-    sample = MinibatchSampler(keep, 6000, generator(0))
+    sample = MinibatchSampler(keep, 6000, [generator(k) for k in range(3)])
     idx = sample()
     assert idx.shape == (3, 6000)
     assert set(idx[0].tolist()) == {2, 5, 11} and set(idx[2].tolist()) == {0}
@@ -350,7 +351,7 @@ TINY = {
     "n_test": 60,
     "mnist_dir": "",
     "noise": [0.0, 0.25],
-    "n_seeds": 2,
+    "seed_block": "0-1",
     "width": 8,
     "depth": 1,
     "lr": 0.1,
@@ -360,7 +361,7 @@ TINY = {
 }
 
 
-def _train_tiny(tmp_path, name):
+def _train_tiny(tmp_path, name, **block):
     from paperclaims.io import read_dataset
     from paperclaims.runner import Step
 
@@ -369,11 +370,43 @@ def _train_tiny(tmp_path, name):
         rule="test",
         input=[],
         output=[str(tmp_path / name)],
-        params=dict(TINY),
+        params={**TINY, **block},
         base_seed=0,
     )
     train.train(step)
     return read_dataset(tmp_path / name)
+
+
+def _clean_tiny(tmp_path, run_name, name):
+    from paperclaims.io import read_dataset
+    from paperclaims.runner import Step
+
+    params = {k: v for k, v in TINY.items() if k not in ("noise", "seed_block")}
+    step = Step("phases", "test", [str(tmp_path / run_name)], [str(tmp_path / name)], params, 0)
+    train.clean_and_retrain(step)
+    return read_dataset(tmp_path / name)
+
+
+def test_train_and_clean_give_the_same_members_however_the_cell_is_cut(tmp_path):
+    """Issue 19: one job for 2 noise levels × 2 seeds, or four jobs of one member each, merged
+    by the measure step's io.merge_blocks — identical arrays (each member's labels, init and
+    minibatches derive from (data set, ρ, seed index) alone)."""
+    import xarray as xr
+    from paperclaims.io import merge_blocks
+
+    whole = _train_tiny(tmp_path, "whole.nc").drop_attrs()
+    whole_clean = _clean_tiny(tmp_path, "whole.nc", "whole_clean.nc").drop_attrs()
+    parts, cleaned = [], []
+    for rho in TINY["noise"]:
+        for s in ("0-0", "1-1"):
+            name = f"rho{rho}_seed{s}.nc"
+            parts.append(_train_tiny(tmp_path, name, noise=[rho], seed_block=s))
+            clean = _clean_tiny(tmp_path, name, f"clean_{name}")
+            if clean.sizes["noise"]:  # a block of ρ = 0 alone cleans nothing
+                cleaned.append(clean)
+    assert len(cleaned) == 2
+    xr.testing.assert_identical(merge_blocks(parts, ["noise", "seed"]).drop_attrs(), whole)
+    xr.testing.assert_identical(merge_blocks(cleaned, ["noise", "seed"]).drop_attrs(), whole_clean)
 
 
 def test_train_step_is_deterministic_and_records_the_mislabeled_set(tmp_path):
@@ -440,7 +473,8 @@ def test_train_sgd_resumes_from_checkpoint_with_identical_weights(tmp_path, capl
             if it == stop_at:
                 raise KeyboardInterrupt  # stands in for SIGKILL, after the step's checkpoint
 
-        kwargs = dict(steps=40, lr=0.1, batch_size=8, gen=generator(2), record=[0, 10, 20, 30, 40])
+        gens = [generator(2), generator(5)]
+        kwargs = dict(steps=40, lr=0.1, batch_size=8, gens=gens, record=[0, 10, 20, 30, 40])
         train_sgd(
             model,
             x,

@@ -135,6 +135,7 @@ SADDLE_PHASES = {
     "lr_min": 0.1,
     "lr_max": 1.0,
     "lr_points": 2,
+    "lr_block": "0-1",
     "noise_max": 2.0,
     "noise_points": 2,
     "chains": 8,
@@ -238,7 +239,7 @@ def test_library_loops_log_progress(monkeypatch, caplog):
             steps=20,
             lr=0.1,
             batch_size=8,
-            gen=generator(2),
+            gens=[generator(2), generator(3)],
         )
         p = {"optimizer": "adam", "lr": 1e-3, "max_epochs": 5, "batch_size": 16, "loss": "mse"}
         p.update(loss_target=1e-6, eval_every=1)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paperclaims.blocks import block_names, block_range
 from paperclaims.config import ConfigError, at_path
 from paperclaims.seeds import derive_seed
 
@@ -117,12 +118,38 @@ class Sweep:
     pattern: str
     values: Callable[[dict], list]
     reads: tuple[str, ...] = ()  # dotted config keys the values come from
+    # A block wildcard only cuts a cell's work into jobs (``Sweep.blocks``): it is no cell key, so
+    # ``seed()`` leaves it out and the measure step merges the blocks (io.merge_blocks).
+    block: bool = False
 
     @classmethod
     def of(cls, name: str, pattern: str, key: str, spell: Callable[[Any], str] = str) -> Sweep:
         """A wildcard whose values are the list at config ``key`` (dotted), each spelled by
         ``spell`` as in file names; the key counts as read."""
         return cls(name, pattern, lambda c: [spell(v) for v in at_path(c, key)], (key,))
+
+    @classmethod
+    def blocks(cls, name: str, items: str, per_job: str) -> Sweep:
+        """A wildcard that cuts the items at config ``items`` (a list, or an int: the count) into
+        consecutive blocks of ``per_job`` items, one job each (0: every item in one job). Values
+        are inclusive index ranges, 'first-last' (``block_range``)."""
+
+        def values(c: dict) -> list[str]:
+            n = at_path(c, items)
+            return block_names(n if isinstance(n, int) else len(n), at_path(c, per_job))
+
+        return cls(name, "[0-9]+-[0-9]+", values, (items, per_job), block=True)
+
+
+def block_of(items: str, wildcard_name: str):
+    """A computed field: the list at config ``items`` restricted to this job's block (the
+    wildcard ``wildcard_name``), so that changing one item reruns only its block."""
+
+    def pick(config: dict, wildcards: dict) -> list:
+        values = at_path(config, items)
+        return [values[i] for i in block_range(wildcards[wildcard_name])]
+
+    return computed(pick, reads=(items,))
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,9 @@ class TrainStep:
     after: str = ""  # a step whose output (same wildcards) is this step's input
     mem_mb: int | Callable[[dict, dict], int] = 1000
     runtime: int = 30  # minutes, doubled on each retry (a killed job resumes from its checkpoint)
+    # A job's cost up to a constant, from its params (step_args): the paper-scale estimate is a
+    # default run's measured cost of this step × paper work / default work (paperclaims.scale).
+    work: Callable[[dict], float] | None = None
 
     @property
     def label(self) -> str:
@@ -248,7 +278,10 @@ def step_args(
     """The parameters ``step`` receives for one cell: exactly the fields of ``step.params``."""
     wildcards = dict(wildcards or {})
     where = f"claim '{claim.name}', step '{step.label}'"
-    sweep_order = [s.name for s in getattr(step, "sweep", ())]
+    # the cell keys a seed derives from, in sweep order: block wildcards cut jobs, they are no
+    # cell key (a step without a declared sweep: its wildcards as given)
+    sweeps = getattr(step, "sweep", ())
+    sweep_order = [s.name for s in sweeps if not s.block] if sweeps else list(wildcards)
     section = step.section
     args = {}
     for f in dataclasses.fields(step.params):
@@ -260,7 +293,7 @@ def step_args(
         elif isinstance(source, _Seed):
             keys = [k.format(**wildcards) for k in source.keys]
             if not source.keys:
-                keys = [wildcards[n] for n in sweep_order or wildcards]
+                keys = [wildcards[n] for n in sweep_order]
             args[f.name] = derive_seed(base_seed, claim.name, *keys)
         elif isinstance(source, _Computed):
             value = source.function(claim_config, wildcards)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call
 
 from paperclaims.checkpoint import Checkpoint
 from paperclaims.nets import EnsembleMLP
@@ -49,22 +49,49 @@ class MinibatchSampler:
     """i.i.d. minibatches, each member drawing uniformly (with replacement) from its own samples.
 
     ``keep`` (members, N) bool marks each member's training samples. Drawing with replacement keeps
-    every member's draw one vectorized gather, whatever its number of samples.
+    every member's draw one vectorized gather, whatever its number of samples. Each member draws
+    from its own generator (``gens``, one per member), ``CHUNK`` steps at a time: a member's
+    minibatches depend on its generator alone, never on which members share the ensemble, so a
+    claim's cells give the same runs however they are cut into jobs (issue 19).
     """
 
-    def __init__(self, keep: torch.Tensor, batch_size: int, gen: torch.Generator):
+    CHUNK = 64  # steps drawn per refill: one generator call per member every CHUNK steps
+
+    def __init__(self, keep: torch.Tensor, batch_size: int, gens: list[torch.Generator]):
+        if len(gens) != keep.shape[0]:
+            raise ValueError(f"{len(gens)} generators for {keep.shape[0]} members")
         self.count = keep.sum(dim=1, keepdim=True)  # (members, 1)
         # each member's sample indices first, in order: a padded (members, N) lookup table
         self.table = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
         self.batch_size = batch_size
-        self.gen = gen
+        self.gens = gens
+        self.buffer = torch.empty(0)
+        self.position = self.CHUNK
 
     def __call__(self) -> torch.Tensor:
-        u = torch.rand(
-            self.count.shape[0], self.batch_size, generator=self.gen, device=self.count.device
-        )
+        if self.position == self.CHUNK:
+            device = self.count.device
+            draws = [
+                torch.rand(self.CHUNK, self.batch_size, generator=g, device=device)
+                for g in self.gens  # random draws per member, not a loop over models
+            ]
+            self.buffer, self.position = torch.stack(draws, dim=1), 0  # (CHUNK, members, B)
+        u = self.buffer[self.position]
+        self.position += 1
         position = (u * self.count).long().clamp(max=self.table.shape[1] - 1)
         return torch.gather(self.table, 1, position)
+
+    def state(self) -> dict:
+        return {
+            "generators": [g.get_state() for g in self.gens],
+            "buffer": self.buffer,
+            "position": self.position,
+        }
+
+    def set_state(self, state: dict) -> None:
+        for g, saved in zip(self.gens, state["generators"]):
+            g.set_state(saved)
+        self.buffer, self.position = state["buffer"].to(self.count.device), state["position"]
 
 
 # ---------------------------------------------------------------- training
@@ -76,7 +103,7 @@ def train_sgd(
     steps: int,
     lr: float,
     batch_size: int,
-    gen: torch.Generator,
+    gens: list[torch.Generator],
     record: list[int] | None = None,
     on_record=None,
     keep: torch.Tensor | None = None,
@@ -84,23 +111,24 @@ def train_sgd(
     recorded: dict | None = None,
 ) -> None:
     """Plain minibatch SGD (no momentum, no weight decay) on cross-entropy, every member at once;
-    minibatches of ``batch_size`` i.i.d. draws from each member's samples (``MinibatchSampler``).
+    minibatches of ``batch_size`` i.i.d. draws from each member's samples, from that member's
+    generator in ``gens`` (``MinibatchSampler``).
 
     ``keep`` (members, N) bool restricts each member to its own training subset. At each step in
     ``record`` (1-based; 0 means before the first step) ``on_record(step)`` is called.
-    With ``checkpoint``, the weights, the minibatch generator and ``recorded`` (the caller's
+    With ``checkpoint``, the weights, the minibatch generators and ``recorded`` (the caller's
     dict of recorded curves, filled by ``on_record``) are saved at intervals, and a rerun resumes
     from them with identical results.
     """
     params = list(model.parameters())
     keep = torch.ones_like(labels, dtype=torch.bool) if keep is None else keep
-    sample = MinibatchSampler(keep, batch_size, gen)
+    sample = MinibatchSampler(keep, batch_size, gens)
     record = set(record or [])
     recorded = {} if recorded is None else recorded
     start = 1
     if checkpoint is not None and (state := checkpoint.load()) is not None:
         model.load_state_dict(state["model"])
-        gen.set_state(state["generator"])
+        sample.set_state(state["sampler"])
         for key, values in state["recorded"].items():
             recorded[key][:] = values
         start = state["step"] + 1
@@ -122,7 +150,7 @@ def train_sgd(
                 it,
                 lambda: {
                     "model": model.state_dict(),
-                    "generator": gen.get_state(),
+                    "sampler": sample.state(),
                     "recorded": recorded,
                 },
             )
@@ -155,18 +183,27 @@ def subset_gradients(
 def minibatch_gradients(
     model: EnsembleMLP, x: torch.Tensor, labels: torch.Tensor, partition: torch.Tensor
 ) -> torch.Tensor:
-    """Per-minibatch gradients g_μ at fixed weights: partition (members, M, B) → (M, members, P)."""
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = dict(model.named_buffers())
+    """Per-minibatch gradients g_μ at fixed weights: partition (members, M, B) → (M, members, P).
 
-    def batch_loss(p, xb, yb):
-        logits = functional_call(model, (p, buffers), (xb,))
-        return per_sample_loss(logits, yb).mean(dim=1).sum()
-
-    xb = x[partition].movedim(1, 0)  # (M, members, B, features)
-    yb = torch.gather(labels, 1, partition.flatten(1)).view(partition.shape).movedim(1, 0)
-    grads = vmap(grad(batch_loss), in_dims=(None, 0, 0))(params, xb, yb)
-    return _flatten(grads, lead_dims=2)
+    The minibatch axis is folded into the members axis: one ensemble of M × members copies of
+    the nets, one backward pass, each copy's batched matmul its own. (``vmap`` over minibatches
+    rounds a member's float32 gradient differently with the number of members, so R and A would
+    depend on which members share a job: issue 19.)"""
+    members, m, batch = partition.shape
+    names = [k for k, _ in model.named_parameters()]
+    copies = {
+        k: v.detach().repeat(m, *[1] * (v.dim() - 1)).requires_grad_()
+        for k, v in model.named_parameters()
+    }
+    buffers = {k: v.repeat(m, *[1] * (v.dim() - 1)) for k, v in model.named_buffers()}
+    xb = x[partition].transpose(0, 1).reshape(m * members, batch, -1)  # (M·members, B, features)
+    yb = torch.gather(labels, 1, partition.flatten(1)).view(partition.shape).transpose(0, 1)
+    logits = functional_call(model, (copies, buffers), (xb,))
+    loss = per_sample_loss(logits, yb.reshape(m * members, batch)).mean(dim=1).sum()
+    grads = torch.autograd.grad(loss, [copies[k] for k in names])
+    return _flatten(
+        {k: g.view(m, members, *g.shape[1:]) for k, g in zip(names, grads)}, lead_dims=2
+    )
 
 
 def alignment_and_amplitude(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -93,7 +93,13 @@ def main() -> None:
     def batched(name):
         x, labels = models[name]
         train_sgd(
-            make(name, seeds), x, labels, steps=args.steps, lr=0.1, batch_size=b, gen=generator(0)
+            make(name, seeds),
+            x,
+            labels,
+            steps=args.steps,
+            lr=0.1,
+            batch_size=b,
+            gens=[generator(k) for k in range(len(seeds))],
         )
 
     def one_by_one(name):
@@ -106,7 +112,7 @@ def main() -> None:
                 steps=args.steps,
                 lr=0.1,
                 batch_size=b,
-                gen=generator(k),
+                gens=[generator(k)],
             )
 
     def best_time(fn, name):

@@ -51,6 +51,18 @@ def _ratio_threshold(name: str):
     return value
 
 
+def censored_chain_steps(p: dict) -> int:
+    """A first-passage job's cost bound (paperclaims.scale): every chain runs to ``max_steps``.
+    Chains that escape stop earlier, so the estimate is an upper bound."""
+    return p["chains"] * p["max_steps"]
+
+
+def mlp_weights(p: dict) -> int:
+    """Weights of the noise-measurement MLP (MNIST-1D's 40 inputs or digits' 64, 10 classes)."""
+    sizes = [64 if p["dataset"] == "digits" else 40, *p["hidden"], 10]
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
 @dataclass(frozen=True)
 class StationaryParams:
     lr: float = wildcard()
@@ -262,6 +274,7 @@ CLAIM = Claim(
             function="train:simulate_stationary",
             output="runs/stationary/lr{lr}_B{batch}.nc",
             params=StationaryParams,
+            work=lambda p: p["chains"] * (p["burn_in"] + p["n_samples"] * p["thin"]) * p["batch"],
             section="stationary",
             sweep=(
                 Sweep.of("lr", "[0-9.e+-]+", "stationary.lr", lambda v: f"{v:g}"),
@@ -274,6 +287,7 @@ CLAIM = Claim(
             function="train:simulate_stationary",
             output="runs/stationary_langevin/lr{lr}_B{batch}.nc",
             params=StationaryLangevinParams,
+            work=lambda p: p["chains"] * (p["burn_in"] + p["n_samples"] * p["thin"]) * p["batch"],
             section="stationary",
             sweep=(
                 Sweep(
@@ -296,6 +310,7 @@ CLAIM = Claim(
             function="train:simulate_first_passage",
             output="runs/first_passage/d{dim}.nc",
             params=FirstPassageParams,
+            work=censored_chain_steps,
             section="first_passage",
             sweep=(
                 Sweep(
@@ -313,6 +328,7 @@ CLAIM = Claim(
             function="train:simulate_first_passage",
             output="runs/ratio/{process}_noise{noise}.nc",
             params=RatioParams,
+            work=censored_chain_steps,
             section="ratio",
             sweep=(
                 _SGD_LANGEVIN,
@@ -326,6 +342,7 @@ CLAIM = Claim(
             function="cosine:simulate_cosine",
             output="runs/cosine/{process}_noise{noise}.nc",
             params=CosineParams,
+            work=censored_chain_steps,
             section="cosine",
             sweep=(
                 _SGD_LANGEVIN,
@@ -344,6 +361,7 @@ CLAIM = Claim(
             function="train:simulate_discreteness",
             output="runs/discreteness/{process}_B{batch}.nc",
             params=DiscretenessParams,
+            work=censored_chain_steps,
             section="discreteness",
             sweep=(
                 _SGD_EM_EXACT,
@@ -362,6 +380,7 @@ CLAIM = Claim(
             function="train:simulate_discreteness",
             output="runs/discreteness_fixed_batch/{process}_lr{lr}.nc",
             params=DiscretenessFixedBatchParams,
+            work=censored_chain_steps,
             section="discreteness",
             sweep=(
                 _SGD_EM_EXACT,
@@ -380,6 +399,7 @@ CLAIM = Claim(
             function="train:train_noise",
             output="runs/noise.nc",
             params=NoiseParams,
+            work=lambda p: p["n_seeds"] * p["epochs"] * p["n_train"] * mlp_weights(p),
             section="noise",
             measured_as="noise",
             mem_mb=2000,

@@ -130,6 +130,14 @@ CLAIM = Claim(
             function="train:train",
             output="runs/net/N{n_train}__L{depth}.nc",
             params=TrainParams,
+            work=lambda p: (
+                p["n_seeds"]
+                * len(p["targets"])
+                * p["max_epochs"]
+                * p["n_train"]
+                * p["depth"]
+                * p["width"] ** 2
+            ),
             section="train",
             sweep=(N_TRAIN, Sweep.of("depth", "[0-9]+", "depths")),
             measured_as="nets",
@@ -141,6 +149,14 @@ CLAIM = Claim(
             function="train:ntk",
             output="runs/ntk/N{n_train}.nc",
             params=NtkParams,
+            work=lambda p: (
+                p["n_seeds"]
+                * len(p["targets"])
+                * len(p["depths"])
+                * p["n_train"]
+                * (p["n_train"] + p["n_test"])
+                * (p["n_train"] + p["d"])
+            ),
             section="ntk",
             sweep=(N_TRAIN,),
             measured_as="ntk",

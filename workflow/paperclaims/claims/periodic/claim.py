@@ -110,6 +110,9 @@ CLAIM = Claim(
             function="train:train_extrapolation",
             output="runs/extrapolation/{target}.nc",
             params=ExtrapolationParams,
+            work=lambda p: (
+                p["max_steps"] * len(p["cells"]) * p["n_seeds"] * p["width"] * p["n_per_side"]
+            ),
             section="extrapolation",
             sweep=(Sweep.of("target", "[a-z0-9_]+", "extrapolation.targets"),),
             measured_as="extrapolation",
@@ -121,6 +124,7 @@ CLAIM = Claim(
             function="forecast:train_forecast",
             output="runs/forecast/{series}_{model}.nc",
             params=ForecastParams,
+            work=lambda p: p["max_epochs"] * p["n_seeds"] * p["width"] ** 2,
             section="forecast",
             sweep=(
                 Sweep.of("series", "[a-z0-9]+", "forecast.series"),
@@ -140,6 +144,7 @@ CLAIM = Claim(
             function="forecast:forecast_baselines",
             output="runs/forecast_baselines/{series}.nc",
             params=BaselineParams,
+            work=lambda p: 1,
             section="forecast",
             sweep=(Sweep.of("series", "[a-z0-9]+", "forecast.series"),),
             measured_as="baselines",

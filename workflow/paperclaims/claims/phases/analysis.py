@@ -21,7 +21,7 @@ from paperclaims.claims.phases.train import (
     subset_curves,
 )
 from paperclaims.fits import bootstrap
-from paperclaims.io import read_dataset
+from paperclaims.io import merge_blocks, read_dataset
 from paperclaims.verdict import (
     CLAIM_LEVEL,
     EXACT,
@@ -150,12 +150,25 @@ def _tracked(run: xr.Dataset, cleaned: xr.Dataset, subset: str) -> xr.Dataset:
     )
 
 
+def _merged_runs(run_paths, clean_paths) -> list[tuple[xr.Dataset, xr.Dataset]]:
+    """(run, cleaned) per data set, each merged from its jobs (claim.NOISE_BLOCKS × SEED_BLOCKS);
+    a block of ρ = 0 alone has nothing cleaned."""
+    runs: dict[str, list] = {}
+    cleaned: dict[str, list] = {}
+    for run_path, clean_path in zip(run_paths, clean_paths):
+        run, clean = read_dataset(run_path), read_dataset(clean_path)
+        runs.setdefault(run.attrs["dataset"], []).append(run)
+        if clean.sizes["noise"]:
+            cleaned.setdefault(run.attrs["dataset"], []).append(clean)
+    dims = ["noise", "seed"]
+    return [(merge_blocks(runs[d], dims), merge_blocks(cleaned[d], dims)) for d in runs]
+
+
 def measure(step) -> None:
     """Subset curves, AUROC, detected phases and cleaning results of every data set in one Dataset,
     for the mislabeled subset and for the control subset (dim ``tracked``)."""
     per_dataset = []
-    for run_path, clean_path in zip(step.input.runs, step.input.cleaned):
-        run, cleaned = read_dataset(run_path), read_dataset(clean_path)
+    for run, cleaned in _merged_runs(step.input.runs, step.input.cleaned):
         tracked = xr.concat(
             [_tracked(run, cleaned, t) for t in TRACKED], dim="tracked", join="outer"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paperclaims.blocks import block_range
 from paperclaims.config import some_value, value
 from paperclaims.registry import (
     Claim,
@@ -17,6 +18,7 @@ from paperclaims.registry import (
     Step,
     Sweep,
     TrainStep,
+    block_of,
     computed,
     seed,
     wildcard,
@@ -28,12 +30,20 @@ def mnist_dir_of(config: dict, wildcards: dict) -> str:
     return config["mnist_dir"] if wildcards["dataset"] == "mnist" else ""
 
 
+def model_width(p: dict) -> int:
+    """The width a step's cost grows with: the CNN's channels on MNIST-1D, else the MLP's."""
+    return p["channels"] if p["dataset"] == "mnist1d" else p["width"]
+
+
 @dataclass(frozen=True)
 class TrainParams:
     dataset: str = wildcard()
+    # the job's block of noise levels and of seed indices ('first-last'; NOISE_BLOCKS,
+    # SEED_BLOCKS): a member's randomness derives from (data set, ρ, seed index) alone
+    noise_block: str = wildcard()
+    seed_block: str = wildcard()
     cell_seed: int = seed("{dataset}")
-    noise: list
-    n_seeds: int
+    noise: list = block_of("noise", "noise_block")
     n_train: int
     n_test: int
     width: int
@@ -58,6 +68,11 @@ class MeasureParams:
 
 
 DATASETS = Sweep.of("dataset", "[a-z0-9]+", "datasets")
+# Issue 19: a data set's noise levels × seeds cut into jobs (paper scale: ≈ 8 CPU-hours per data
+# set); every member's randomness derives from (base seed, claim, data set, ρ, seed index), so any
+# cut gives the same runs and the measure step merges the blocks.
+NOISE_BLOCKS = Sweep.blocks("noise_block", "noise", "noise_per_job")
+SEED_BLOCKS = Sweep.blocks("seed_block", "n_seeds", "seeds_per_job")
 
 CLAIM = Claim(
     name="phases",
@@ -67,9 +82,16 @@ CLAIM = Claim(
         TrainStep(
             name="train",
             function="train:train",
-            output="runs/{dataset}.nc",
+            output="runs/{dataset}_rho{noise_block}_seed{seed_block}.nc",
             params=TrainParams,
-            sweep=(DATASETS,),
+            work=lambda p: (
+                p["steps"]
+                * len(p["noise"])
+                * len(block_range(p["seed_block"]))
+                * p["batch_size"]
+                * model_width(p) ** 2
+            ),
+            sweep=(DATASETS, NOISE_BLOCKS, SEED_BLOCKS),
             measured_as="runs",
             mem_mb=3000,
             runtime=60,
@@ -77,9 +99,17 @@ CLAIM = Claim(
         TrainStep(
             name="clean",
             function="train:clean_and_retrain",
-            output="runs/cleaned/{dataset}.nc",
+            output="runs/cleaned/{dataset}_rho{noise_block}_seed{seed_block}.nc",
             params=CleanParams,
-            sweep=(DATASETS,),
+            work=lambda p: (
+                2
+                * p["steps"]
+                * sum(r > 0 for r in p["noise"])
+                * len(block_range(p["seed_block"]))
+                * p["batch_size"]
+                * model_width(p) ** 2
+            ),
+            sweep=(DATASETS, NOISE_BLOCKS, SEED_BLOCKS),
             measured_as="cleaned",
             after="train",
             mem_mb=3000,

@@ -1,11 +1,11 @@
-"""A small 1-D CNN ensemble for MNIST-1D, batched across members (seeds) as one grouped conv1d.
+"""A small 1-D CNN ensemble for MNIST-1D, batched across members (seeds) as batched matmuls.
 
 The MNIST-1D authors (Greydanus 2020, github.com/greydanus/mnist1d) report ≈ 94 % test accuracy
 for a small CNN at 4000 training samples against ≈ 68 % for an MLP; the phases claim needs a net
 that generalises, so MNIST-1D uses this CNN (digits keeps the MLP).
 
-Layout: every member's channels sit side by side on the channel axis and each conv is one
-``conv1d`` with ``groups = members``, so all members advance in one kernel call — no Python loop
+Layout: every member's parameters have a leading members axis and each conv is an unfold and one
+batched matmul over members, so all members advance in one kernel call — no Python loop
 over models. ``forward`` has EnsembleMLP's interface: x (N, L) shared or (members, N, L) →
 (members, N, classes), so the shared SGD and gradient tools (paperclaims.training) apply as they are.
 """
@@ -92,24 +92,29 @@ class EnsembleCNN(nn.Module):
 
     def forward_with(self, tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """The forward pass with explicit parameters (``tensors()``'s order) of any number of
-        members (their leading axis): x (members, N, L) or shared (N, L)."""
+        members (their leading axis): x (members, N, L) or shared (N, L).
+
+        Each conv is an unfold and one batched matmul over members, not a grouped conv1d: oneDNN's
+        grouped conv rounds a member's float32 result differently with the number of groups, so
+        a member's run would depend on which members share its job; a batched matmul computes
+        each member alike whatever the batch (issue 19: identical runs however cells are cut)."""
         depth = len(self.conv_w)
         conv_w, conv_b = tensors[:depth], tensors[depth : 2 * depth]
         out_w, out_b = tensors[2 * depth :]
         m = out_w.shape[0]
         if x.dim() == 2:
             n, length = x.shape
-            h = x.unsqueeze(1).expand(n, m, length)  # (N, members·1, L)
+            h = x.expand(m, n, length).unsqueeze(2)  # (members, N, channels 1, L)
         else:
             _, n, length = x.shape
-            h = x.transpose(0, 1)  # (N, members, L)
-        for w, b in zip(conv_w, conv_b):
-            h = F.relu(
-                F.conv1d(h, w.flatten(0, 1), b.flatten(), stride=2, padding=self.pad, groups=m)
-            )
-        # (N, members·C, L') → (members, N, C·L')
-        h = h.reshape(n, m, self.flat).transpose(0, 1)
-        return torch.baddbmm(out_b, h, out_w)
+            h = x.unsqueeze(2)
+        for w, b in zip(conv_w, conv_b):  # w (members, out, in, k)
+            cols = F.pad(h, (self.pad, self.pad)).unfold(-1, self.kernel, 2)  # (m, N, in, L', k)
+            steps = cols.shape[3]
+            cols = cols.permute(0, 1, 3, 2, 4).reshape(m, n * steps, -1)  # (m, N·L', in·k)
+            h = F.relu(torch.baddbmm(b.unsqueeze(1), cols, w.flatten(2).transpose(1, 2)))
+            h = h.view(m, n, steps, -1).transpose(2, 3)  # (members, N, out, L')
+        return torch.baddbmm(out_b, h.reshape(m, n, self.flat), out_w)
 
 
 def minibatch_order_parameters(

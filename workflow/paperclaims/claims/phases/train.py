@@ -22,6 +22,7 @@ import torch
 import xarray as xr
 
 from paperclaims import data
+from paperclaims.blocks import block_range
 from paperclaims.claims.phases.cnn import EnsembleCNN, order_parameters_and_subset_sums
 from paperclaims.claims.phases.cnn import minibatch_order_parameters as cnn_order_parameters
 from paperclaims.io import read_dataset
@@ -113,11 +114,19 @@ def relative_strength(rho: torch.Tensor, g_c: torch.Tensor, g_w: torch.Tensor) -
     return rho * g_w.norm(dim=-1) / ((1 - rho) * g_c.norm(dim=-1))
 
 
-def _member_seeds(cell_seed: int, noise: list[float], n_seeds: int) -> list[int]:
-    """Members ordered (noise, seed); a member's seed depends only on its own ρ and seed index."""
+def _member_seeds(cell_seed: int, noise: list[float], seeds: range) -> list[int]:
+    """Members ordered (noise, seed); a member's seed depends only on (data set, its ρ, its seed
+    index), never on the other members of its job (issue 19: any cut gives the same runs)."""
     return [
-        s for rho in noise for s in member_seeds(derive_seed(cell_seed, f"noise{rho:g}"), n_seeds)
+        member_seeds(derive_seed(cell_seed, f"noise{rho:g}"), seeds.stop)[i]
+        for rho in noise
+        for i in seeds
     ]
+
+
+def minibatch_generators(seeds: list[int], stream: str, device) -> list:
+    """One minibatch generator per member, from its own seed (training.MinibatchSampler)."""
+    return [generator(derive_seed(s, stream), device) for s in seeds]
 
 
 CNN_DATASETS = ("mnist1d",)  # MNIST-1D needs a CNN to generalise; digits and MNIST keep the MLP
@@ -177,12 +186,14 @@ def _cnn_record_gradients(model, x, labels, partition, subset):
 
 
 def train(step) -> None:
-    """One data set: every noise level × seed trained as one ensemble by plain minibatch SGD."""
+    """One data set × block of noise levels × block of seeds (claim.py's block wildcards): every
+    member trained as one ensemble by plain minibatch SGD."""
     p = step.params
     device = step.device
     ds = load_data(p)
-    noise, n_seeds = p["noise"], p["n_seeds"]
-    seeds = _member_seeds(p["cell_seed"], noise, n_seeds)
+    noise, seed_index = p["noise"], block_range(p["seed_block"])
+    n_seeds = len(seed_index)
+    seeds = _member_seeds(p["cell_seed"], noise, seed_index)
     rhos = np.repeat(noise, n_seeds)
     corrupted = [
         corrupt_labels(ds.y_train, rho, ds.n_classes, derive_seed(s, "labels"))
@@ -199,11 +210,12 @@ def train(step) -> None:
     x_test = torch.as_tensor(ds.x_test, device=device)
     y_test = torch.as_tensor(ds.y_test, device=device).expand(len(seeds), -1)
     model = make_model(p, x.shape[1], ds.n_classes, seeds, device)
-    gen = generator(derive_seed(p["cell_seed"], "minibatches"), device)
+    gens = minibatch_generators(seeds, "minibatches", device)
     # Fixed partition of the training set into M minibatches per member, for the order parameters.
     n_mb = len(ds.y_train) // p["batch_size"]
     order = torch.argsort(
-        torch.rand(len(seeds), len(ds.y_train), generator=gen, device=device), dim=1
+        torch.stack([torch.rand(len(ds.y_train), generator=g, device=device) for g in gens]),
+        dim=1,
     )
     partition = order[:, : n_mb * p["batch_size"]].reshape(len(seeds), n_mb, p["batch_size"])
     rho_measured = wrong.double().mean(1)
@@ -255,20 +267,22 @@ def train(step) -> None:
         steps=p["steps"],
         lr=p["lr"],
         batch_size=p["batch_size"],
-        gen=gen,
+        gens=gens,
         record=when,
         on_record=on_record,
         checkpoint=step.checkpoint(),
         recorded=rec,
     )
-    out = _run_dataset(p, rec, when, labels_np, wrong_np, control_np, ds, seeds)
+    out = _run_dataset(p, rec, when, labels_np, wrong_np, control_np, ds, seeds, seed_index)
     out.attrs["n_minibatches"] = n_mb
     out.attrs["model"] = type(model).__name__
     step.write(out, step.output[0])
 
 
-def _run_dataset(p, rec, when, labels_np, wrong_np, control_np, ds, seeds) -> xr.Dataset:
-    n_noise, n_seeds = len(p["noise"]), p["n_seeds"]
+def _run_dataset(
+    p, rec, when, labels_np, wrong_np, control_np, ds, seeds, seed_index
+) -> xr.Dataset:
+    n_noise, n_seeds = len(p["noise"]), len(seed_index)
 
     def grid(name):  # (step, members, …) → (noise, seed, step, …)
         return _to_grid(np.moveaxis(np.asarray(rec[name]), 0, 1), n_noise, n_seeds)
@@ -308,7 +322,7 @@ def _run_dataset(p, rec, when, labels_np, wrong_np, control_np, ds, seeds) -> xr
                 np.asarray(p["noise"], dtype=float),
                 {"long_name": "mislabeled fraction ρ"},
             ),
-            "seed": np.arange(n_seeds),
+            "seed": np.asarray(seed_index),
             "member_seed": (
                 ("noise", "seed"),
                 np.asarray(seeds, dtype=np.int64).reshape(n_noise, n_seeds),
@@ -504,6 +518,13 @@ def clean_and_retrain(step) -> None:
     device = step.device
     run = read_dataset(step.input[0])
     noisy = run.sel(noise=run["noise"] > 0)
+    if not noisy.sizes["noise"]:  # a block of ρ = 0 alone: nothing to clean (measure skips it)
+        empty = xr.Dataset(
+            coords={"noise": np.array([], dtype=float), "seed": run["seed"].values},
+            attrs={"dataset": run.attrs["dataset"], "rule": CLEANING_RULE},
+        )
+        step.write(empty, step.output[0])
+        return
     peak, drop, eta = cleaning_choice(noisy["sample_loss"].values)
     n_noise, n_seeds = noisy.sizes["noise"], noisy.sizes["seed"]
     n_members = n_noise * n_seeds
@@ -518,7 +539,8 @@ def clean_and_retrain(step) -> None:
     x_test = torch.as_tensor(ds.x_test, device=device)
     y_test = torch.as_tensor(ds.y_test, device=device).expand(2 * n_members, -1)
     model = make_model(p, x.shape[1], ds.n_classes, seeds + seeds, device)
-    gen = generator(derive_seed(p["cell_seed"], "clean-minibatches"), device)
+    gens = minibatch_generators(seeds, "clean-minibatches", device)
+    gens += minibatch_generators(seeds, "random-removal-minibatches", device)
     when = [int(s) for s in run["step"].values]
     test_err = []
 
@@ -533,7 +555,7 @@ def clean_and_retrain(step) -> None:
         steps=p["steps"],
         lr=p["lr"],
         batch_size=p["batch_size"],
-        gen=gen,
+        gens=gens,
         record=when,
         on_record=on_record,
         keep=keep,

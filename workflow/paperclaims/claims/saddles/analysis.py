@@ -27,7 +27,7 @@ from scipy import integrate, interpolate, special, stats
 
 from paperclaims.claims.saddles.train import lr_grid
 from paperclaims.fits import Estimate, line_fit
-from paperclaims.io import read_dataset
+from paperclaims.io import merge_blocks, read_dataset
 from paperclaims.verdict import CLAIM_LEVEL, EXACT, Check, Precondition, Threshold, write_verdict
 
 PAPER = "Ziyin, Li, Galanti, Ueda: Type-II Saddles and Probabilistic Stability of SGD (arXiv 2303.13093)"
@@ -400,9 +400,12 @@ def measure(step) -> None:
     and on a finer grid for the boundary contours."""
     p = step.params
     theorem = _theorem_part(list(step.input.theorem))
-    runs = sorted(
-        (read_dataset(path) for path in step.input.phases), key=lambda d: d.attrs["batch"]
-    )
+    # one run per batch size: its λ blocks (claim.LR_BLOCKS) merged back into the whole grid
+    blocks: dict[int, list[xr.Dataset]] = {}
+    for path in step.input.phases:
+        part = read_dataset(path)
+        blocks.setdefault(int(part.attrs["batch"]), []).append(part)
+    runs = [merge_blocks(blocks[batch], ["lr"]) for batch in sorted(blocks)]
     batches = [int(run.attrs["batch"]) for run in runs]
     slope = float(runs[0].attrs["slope"])
     fractions, chain_phases, control_phases = [], [], []

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paperclaims.blocks import block_range
 from paperclaims.registry import Claim, RecordedConfig, Step, Sweep, TrainStep, seed, wildcard
+
+# The phase diagram's λ grid cut into jobs of ``lr_per_job`` points (issue 19: a paper-scale batch
+# size is ≈ 5 CPU-hours). Every (λ, σ) cell's chain i shares its random draws by design (paired
+# cells), so a chain's randomness derives from (base seed, claim, batch size, chain index) alone
+# and any cut of the λ grid gives the same arrays.
+LR_BLOCKS = Sweep.blocks("lr_block", "phases.lr_points", "phases.lr_per_job")
 
 
 def case_name(mean: float, sd: float) -> str:
@@ -34,7 +41,8 @@ class MultiplierParams:
 @dataclass(frozen=True)
 class PhaseParams:
     batch: int = wildcard()
-    cell_seed: int = seed()
+    lr_block: str = wildcard()  # the job's indices into the λ grid, 'first-last'
+    cell_seed: int = seed()  # from the batch size alone: a block wildcard is no cell key
     slope: float
     lr_min: float
     lr_max: float
@@ -84,6 +92,7 @@ CLAIM = Claim(
             function="train:simulate_multiplier",
             output="runs/theorem/{case}.nc",
             params=MultiplierParams,
+            work=lambda p: p["chains"] * p["steps"] * p["lr_points"],
             section="theorem",
             sweep=(
                 Sweep(
@@ -99,10 +108,17 @@ CLAIM = Claim(
         TrainStep(
             name="simulate_phases",
             function="train:simulate_phases",
-            output="runs/phases/batch{batch}.nc",
+            output="runs/phases/batch{batch}_lr{lr_block}.nc",
             params=PhaseParams,
+            work=lambda p: (
+                p["chains"]
+                * p["steps"]
+                * len(block_range(p["lr_block"]))
+                * p["noise_points"]
+                * p["batch"]
+            ),
             section="phases",
-            sweep=(Sweep.of("batch", "[0-9]+", "phases.batch_sizes"),),
+            sweep=(Sweep.of("batch", "[0-9]+", "phases.batch_sizes"), LR_BLOCKS),
             measured_as="phases",
             mem_mb=2000,
         ),
@@ -111,6 +127,14 @@ CLAIM = Claim(
             function="train:simulate_twolayer",
             output="runs/twolayer.nc",
             params=TwoLayerParams,
+            work=lambda p: (
+                p["chains"]
+                * (p["steps"] + p["lyapunov_steps"])
+                * p["lr_points"]
+                * p["noise_points"]
+                * p["batch"]
+                * p["input_dim"]
+            ),
             section="twolayer",
             measured_as="twolayer",
             mem_mb=2000,

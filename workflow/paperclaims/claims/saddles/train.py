@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from paperclaims.blocks import block_range
 from paperclaims.checkpoint import Checkpoint
 from paperclaims.progress import Progress
 from paperclaims.seeds import generator
@@ -190,12 +191,14 @@ def run_phase_chains(
 
 
 def simulate_phases(step) -> None:
-    """One batch size: every (λ, σ) cell and chain advanced as one tensor (see run_phase_chains)."""
+    """One batch size × block of the λ grid: every (λ, σ) cell and chain of it advanced as one
+    tensor (see run_phase_chains)."""
     p = step.params
     dtype, device = torch.float64, step.device
-    lrs = torch.as_tensor(
-        lr_grid(p["lr_min"], p["lr_max"], p["lr_points"]), dtype=dtype, device=device
-    )
+    # this job's block of the λ grid (registry.block_range): the chains' draws do not depend on λ
+    block = list(block_range(p["lr_block"]))
+    grid = lr_grid(p["lr_min"], p["lr_max"], p["lr_points"])[block]
+    lrs = torch.as_tensor(grid, dtype=dtype, device=device)
     noise = torch.linspace(0, p["noise_max"], p["noise_points"], dtype=dtype, device=device)
     out = run_phase_chains(
         lrs,
