@@ -158,9 +158,21 @@ def train_sgd(
 
 
 # ---------------------------------------------------------------- gradients
+ROW_ALIGN = 16  # elements: every flattened gradient row starts 64-byte aligned (float32 and 64)
+
+
+def aligned_rows(g: torch.Tensor) -> torch.Tensor:
+    """``g`` (…, P) zero-padded to a multiple of ROW_ALIGN along P. A vectorized sum along a row
+    splits it by the row's memory alignment, so without this a member's norms and dot products
+    would round differently with its row index, i.e. with which members share its job (issue
+    19). Zeros change no sum, norm or cosine."""
+    return F.pad(g, (0, -g.shape[-1] % ROW_ALIGN))
+
+
 def _flatten(grads: dict[str, torch.Tensor], lead_dims: int) -> torch.Tensor:
-    """Concatenate every parameter's gradient into (*lead, P): lead = (members,) or (M, members)."""
-    return torch.cat([g.flatten(start_dim=lead_dims) for g in grads.values()], dim=-1)
+    """Concatenate every parameter's gradient into (*lead, P): lead = (members,) or (M, members);
+    rows aligned (``aligned_rows``)."""
+    return aligned_rows(torch.cat([g.flatten(start_dim=lead_dims) for g in grads.values()], -1))
 
 
 def subset_gradients(
@@ -214,7 +226,7 @@ def alignment_and_amplitude(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     m = g.shape[0]
     unit = g / g.norm(dim=-1, keepdim=True).clamp(min=torch.finfo(g.dtype).tiny)
     r = ((unit.sum(0) ** 2).sum(-1) - m) / (m * (m - 1))
-    a = (g.mean(0) ** 2).sum(-1) / (g**2).sum(-1).mean(0)
+    a = (g.mean(0) ** 2).sum(-1) / (g**2).mean(0).sum(-1)
     return r, a
 
 
@@ -233,7 +245,7 @@ def minibatch_order_parameters(
         g = minibatch_gradients(model, x, labels, partition[:, start : start + chunk]).double()
         sum_unit = sum_unit + (g / g.norm(dim=-1, keepdim=True).clamp(min=1e-300)).sum(0)
         sum_grad = sum_grad + g.sum(0)
-        sum_sq = sum_sq + (g**2).sum(-1).sum(0)
+        sum_sq = sum_sq + (g**2).sum(0).sum(-1)  # over minibatches first: one order for any members
     r = ((sum_unit**2).sum(-1) - m) / (m * (m - 1))
     a = ((sum_grad / m) ** 2).sum(-1) / (sum_sq / m)
     return r, a

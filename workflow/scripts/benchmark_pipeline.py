@@ -5,8 +5,14 @@
 (1) the whole default DAG from clean (total wall time; per claim, the summed wall time of its train
 jobs from Snakemake's benchmark files); (2) a no-op rerun; (3) the rebuild after editing one notebook;
 (4) each claim's batched-vs-one-by-one benchmark script (its own JSON, collected here); (5) this machine's
-ceiling: float64 matmul FLOP rate and large-copy bandwidth, beside the SGD kernels' chain-steps per second.
-Goals (issue 8): default DAG ≤ 15 min on 2 cores; no-op ≤ 5 s; notebook-edit rebuild ≤ 30 s.
+ceiling: float64 matmul FLOP rate and large-copy bandwidth, beside the SGD kernels' chain-steps per second;
+(6) per claim at paper scale (config/paper.yaml): the number of train jobs and the largest job's estimated
+CPU time, from the default run's measured job costs × each job's work ratio (paperclaims.scale).
+Goals (issue 8): default DAG ≤ 15 min on 2 cores; no-op ≤ 5 s; notebook-edit rebuild ≤ 30 s; (issue 19) no
+paper-scale job above ≈ 1 CPU-hour.
+
+    python workflow/scripts/benchmark_pipeline.py --paper-scale-only --run-dir .   # (6) alone, from a
+                                                                                   # finished default run
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "workflow"))  # the checkout's paperclaims
+from paperclaims import scale  # noqa: E402
 from paperclaims.registry import claims  # noqa: E402
 
 
@@ -59,6 +66,19 @@ def job_seconds_per_claim(workdir: Path) -> dict[str, float]:
     return dict(totals)
 
 
+def paper_scale(run_dir: Path) -> dict:
+    """(6): per claim at paper scale, from the default run in ``run_dir`` (its benchmarks/)."""
+    measured = scale.load_config(ROOT / "config" / "config.yaml")
+    paper = scale.load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "paper.yaml")
+    estimates = scale.estimate(measured, paper, run_dir)
+    print(scale.table(estimates))
+    return {
+        name: {k: claim[k] for k in ("jobs", "largest_job", "largest_cpu_s", "total_cpu_s")}
+        | {"unestimated": claim["unestimated"]}
+        for name, claim in estimates.items()
+    }
+
+
 def machine_ceiling() -> dict:
     import torch
 
@@ -90,6 +110,10 @@ def main() -> None:
     parser.add_argument("--cores", default="2")
     parser.add_argument("--skip-dag", action="store_true", help="only (4) and (5)")
     parser.add_argument("--keep", help="run the DAG in this folder and keep it (figures, results)")
+    parser.add_argument(
+        "--paper-scale-only", action="store_true", help="only (6), from the run in --run-dir"
+    )
+    parser.add_argument("--run-dir", default=".", help="a finished default run (for (6) alone)")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +122,11 @@ def main() -> None:
         "python": platform.python_version(),
     }
 
+    if args.paper_scale_only:
+        report["paper_scale"] = paper_scale(Path(args.run_dir).resolve())
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {out}")
+        return
     if not args.skip_dag:
         with tempfile.TemporaryDirectory() as tmp:
             sys.path.insert(0, str(ROOT / "tests"))
@@ -120,6 +149,7 @@ def main() -> None:
                 "goals": {"total_wall_s": 900, "noop_rerun_s": 5, "notebook_edit_rebuild_s": 30},
             }
             print(json.dumps(report["default_dag"], indent=2))
+            report["paper_scale"] = paper_scale(wd)
 
     report["trainers"] = {}
     for claim in claims():

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from paperclaims.seeds import generator
+from paperclaims.training import aligned_rows
 
 
 class EnsembleCNN(nn.Module):
@@ -146,9 +147,10 @@ def minibatch_order_parameters(
         loss = loss.view(c * members, -1).mean(1).sum()
         grads = torch.autograd.grad(loss, copies)
         g = torch.cat([gr.reshape(c, members, -1) for gr in grads], -1).double()  # (c, members, P)
+        g = aligned_rows(g)
         sum_unit = sum_unit + (g / g.norm(dim=-1, keepdim=True).clamp(min=1e-300)).sum(0)
         sum_grad = sum_grad + g.sum(0)
-        sum_sq = sum_sq + (g**2).sum(-1).sum(0)
+        sum_sq = sum_sq + (g**2).sum(0).sum(-1)  # over minibatches first: one order for any members
     r = ((sum_unit**2).sum(-1) - m) / (m * (m - 1))
     a = ((sum_grad / m) ** 2).sum(-1) / (sum_sq / m)
     return r, a
@@ -193,12 +195,14 @@ def order_parameters_and_subset_sums(
             grads = torch.autograd.grad(
                 (loss * (sb == k)).sum(), copies, retain_graph=k < n_subsets - 1
             )
-            parts.append(torch.cat([gr.reshape(c, members, -1) for gr in grads], -1).double())
+            parts.append(
+                aligned_rows(torch.cat([gr.reshape(c, members, -1) for gr in grads], -1).double())
+            )
         parts = torch.stack(parts)  # (subsets, c, members, P): summed, not averaged
         g = parts.sum(0) / b  # (c, members, P): the minibatch mean-loss gradients
         sum_unit = sum_unit + (g / g.norm(dim=-1, keepdim=True).clamp(min=1e-300)).sum(0)
         sum_grad = sum_grad + g.sum(0)
-        sum_sq = sum_sq + (g**2).sum(-1).sum(0)
+        sum_sq = sum_sq + (g**2).sum(0).sum(-1)  # over minibatches first: one order for any members
         sums = sums + parts.sum(1)
     r = ((sum_unit**2).sum(-1) - m) / (m * (m - 1))
     a = ((sum_grad / m) ** 2).sum(-1) / (sum_sq / m)
