@@ -391,11 +391,11 @@ def _clean_tiny(tmp_path, run_name, name, **net):
 @pytest.mark.parametrize("dataset", ["digits", "mnist1d"])  # the MLP and the CNN
 def test_train_and_clean_give_the_same_members_however_the_cell_is_cut(tmp_path, dataset):
     """Issue 19: one job for 2 noise levels × 2 seeds, or four jobs of one member each, merged
-    by the measure step's io.merge_blocks — identical arrays (each member's labels, init and
+    by the measure step's blocks.merge_blocks — identical arrays (each member's labels, init and
     minibatches derive from (data set, ρ, seed index) alone, and its arithmetic is the same
     whatever else its job trains)."""
     import xarray as xr
-    from paperclaims.io import merge_blocks
+    from paperclaims.blocks import merge_blocks
 
     net = {"dataset": dataset, "channels": 4} if dataset == "mnist1d" else {}
     whole = _train_tiny(tmp_path, "whole.nc", **net).drop_attrs()

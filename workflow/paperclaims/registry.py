@@ -119,7 +119,7 @@ class Sweep:
     values: Callable[[dict], list]
     reads: tuple[str, ...] = ()  # dotted config keys the values come from
     # A block wildcard only cuts a cell's work into jobs (``Sweep.blocks``): it is no cell key, so
-    # ``seed()`` leaves it out and the measure step merges the blocks (io.merge_blocks).
+    # ``seed()`` leaves it out and the measure step merges the blocks (blocks.merge_blocks).
     block: bool = False
 
     @classmethod

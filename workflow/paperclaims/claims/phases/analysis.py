@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import binomtest
 
+from paperclaims.blocks import merge_blocks
 from paperclaims.claims.phases.train import (
     CLEANING_RULE,
     DEFINITIONS,
@@ -21,7 +22,7 @@ from paperclaims.claims.phases.train import (
     subset_curves,
 )
 from paperclaims.fits import bootstrap
-from paperclaims.io import merge_blocks, read_dataset
+from paperclaims.io import read_dataset
 from paperclaims.verdict import (
     CLAIM_LEVEL,
     EXACT,

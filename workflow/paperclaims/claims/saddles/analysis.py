@@ -25,9 +25,10 @@ import numpy as np
 import xarray as xr
 from scipy import integrate, interpolate, special, stats
 
+from paperclaims.blocks import merge_blocks
 from paperclaims.claims.saddles.train import lr_grid
 from paperclaims.fits import Estimate, line_fit
-from paperclaims.io import merge_blocks, read_dataset
+from paperclaims.io import read_dataset
 from paperclaims.verdict import CLAIM_LEVEL, EXACT, Check, Precondition, Threshold, write_verdict
 
 PAPER = "Ziyin, Li, Galanti, Ueda: Type-II Saddles and Probabilistic Stability of SGD (arXiv 2303.13093)"
