@@ -121,41 +121,84 @@ def test_training_criterion_stops_at_the_first_done_block_else_at_the_cap():
     lr = torch.full((x.shape[0], 1, 1), 1e-2, dtype=x.dtype)
     calls = []
 
-    def done_at_third_block(block_losses):
-        calls.append(len(block_losses))
-        return len(block_losses) == 3
+    def done_at_third_block(blocks):
+        calls.append(len(blocks["end"]))
+        return len(blocks["end"]) == 3
 
+    blocks = {}
     when, loss = train.heavy_ball(
-        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=100, done=done_at_third_block
+        model,
+        x,
+        y,
+        steps=10,
+        lr=lr,
+        momentum=0.9,
+        max_steps=100,
+        done=done_at_third_block,
+        blocks=blocks,
     )
     assert when[-1] == 30 and loss.shape[1] == len(when) and calls == [1, 2, 3]
+    # the block's end loss is the recorded loss at its last step; its best is the minimum within
+    torch.testing.assert_close(blocks["end"][-1], loss[:, -1])
+    assert (blocks["best"][-1] <= blocks["end"][-1]).all()
     model, x, y = _problem()
     calls.clear()
     when, _ = train.heavy_ball(
-        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=45, done=lambda b: calls.append(1)
+        model, x, y, steps=10, lr=lr, momentum=0.9, max_steps=50, done=lambda b: calls.append(1)
     )
-    assert when[-1] == 45 and len(calls) == 5  # the block ends 10 … 40 and the cap
+    assert when[-1] == 50 and len(calls) == 5  # the block ends 10 … 50
+
+
+def _blocks(*pairs):
+    """{"end": [...], "best": [...]} from (end, best) per block."""
+    return {
+        "end": [torch.tensor(end) for end, _ in pairs],
+        "best": [torch.tensor(best) for _, best in pairs],
+    }
 
 
 def test_fit_status_fitted_stalled_diverged_or_still_falling():
     groups = {"relu": (0, 3), "tanh": (3, 6)}
     var = torch.ones(6)
-    fit = torch.tensor([0.05, 0.5, 0.09, 0.01, 0.02, float("nan")])
-    # medians 0.09 and 0.02 (a NaN member counts as unfitted)
-    assert train.fit_status([fit], var, groups) == {"relu": "fitted", "tanh": "fitted"}
-    # relu's median 0.108 > 0.1 at the first block: nothing to compare with, still falling
-    assert train.fit_status([fit * 1.2], var, groups)["relu"] == train.STILL_FALLING
-    before = torch.tensor([0.3, 0.3, 0.3, 0.5, 0.5, 0.5])
-    now = torch.tensor([0.29, 0.29, 0.29, 0.4, 0.4, float("nan")])
-    # relu fell 3.3 % (< STALL_FALL = 5 %): stalled; tanh fell 20 %: still falling
-    status = train.fit_status([before * 9, before, now], var, groups)
-    assert status == {"relu": "stalled", "tanh": train.STILL_FALLING}
-    rising = torch.tensor([0.31, 0.31, 0.31, float("nan"), float("nan"), 0.4])
-    assert train.fit_status([before, rising], var, groups) == {
-        "relu": "stalled",
-        "tanh": "diverged",
+    fit = [0.05, 0.5, 0.09, 0.01, 0.02, 0.03]
+    assert train.fit_status(_blocks((fit, fit)), var, groups) == {
+        "relu": "fitted",  # median 0.09
+        "tanh": "fitted",
     }
-    assert train.fit_status([before, now], var / 2, groups)["relu"] == "stalled"
+    # a NaN seed makes the median NaN, as in the fit precondition: diverged, not fitted
+    nan_seed = [0.01, 0.02, float("nan"), 0.01, 0.02, 0.03]
+    assert train.fit_status(_blocks((nan_seed, nan_seed)), var, groups)["relu"] == "diverged"
+    # an even number of seeds: the mean of the middle two (numpy), not the lower one
+    assert train.fit_status(_blocks(([0.05, 0.3], [0.05, 0.3])), var[:2], {"relu": (0, 2)}) == {
+        "relu": train.STILL_FALLING  # median 0.175 > 0.1; nothing to compare with yet
+    }
+    before = [0.3] * 3 + [0.5] * 3
+    # relu's best fell 3.3 % (< STALL_FALL = 5 %): stalled; tanh's fell 20 %: still falling
+    now = [0.29] * 3 + [0.4] * 3
+    status = train.fit_status(_blocks((before, before), (now, now)), var, groups)
+    assert status == {"relu": "stalled", "tanh": train.STILL_FALLING}
+    # the stall test reads each block's best, not its end: a spike at the block end is no stall
+    spike = [0.6] * 3 + [0.4] * 3
+    status = train.fit_status(_blocks((before, before), (spike, now)), var, groups)
+    assert status == {"relu": "stalled", "tanh": train.STILL_FALLING}
+    status = train.fit_status(_blocks((before, before), ([0.6] * 6, [0.2] * 6)), var, groups)
+    assert status == {"relu": train.STILL_FALLING, "tanh": train.STILL_FALLING}
+
+
+def test_extrapolation_cap_must_be_whole_blocks(workdir):
+    from conftest import snakemake
+
+    proc = snakemake(
+        workdir,
+        "-n",
+        "--config",
+        'claims=["periodic"]',
+        "periodic={'extrapolation': {'steps': 100, 'max_steps': 250}}",
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "periodic.extrapolation.max_steps" in proc.stdout + proc.stderr
+    assert "multiple" in proc.stdout + proc.stderr
 
 
 def test_training_criterion_reads_relu_tanh_and_the_headline_snake_only():
@@ -408,3 +451,26 @@ def test_extrapolation_cell_resumes_from_checkpoint_with_identical_arrays(
     xr.testing.assert_equal(clean.drop_attrs(), resumed.drop_attrs())
     # the criterion's reason per checked cell (both cells are checked: relu, the headline Snake)
     assert set(clean["fit_status"].values) <= {"fitted", "stalled", "diverged", train.STILL_FALLING}
+
+    # a checkpoint left by a killed job of another version (here: another lr) is not resumed
+    from paperclaims.checkpoint import Checkpoint
+
+    killed = tmp_path / "other.nc"
+    save = Checkpoint.save
+    monkeypatch.setattr(
+        Checkpoint, "save", lambda self, it, state: (save(self, it, state), _interrupt())
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run(killed)
+    monkeypatch.setattr(Checkpoint, "save", save)
+    params["lr"] = 0.02
+    caplog.clear()
+    with caplog.at_level("INFO", logger="paperclaims"):
+        rerun = run(killed)
+    assert "another version of this job wrote it" in caplog.text
+    assert "resuming" not in caplog.text
+    xr.testing.assert_equal(rerun.drop_attrs(), run(tmp_path / "fresh.nc").drop_attrs())
+
+
+def _interrupt():
+    raise KeyboardInterrupt  # stands in for SIGKILL right after a checkpoint

@@ -55,6 +55,28 @@ def test_paper_config_cuts_the_big_claims_into_more_jobs(configs):
     assert count(paper, "saddles_simulate_phases") > 2 * count(default, "saddles_simulate_phases")
 
 
+def test_rate_is_the_costliest_long_job_per_unit_of_work(tmp_path, configs):
+    """Jobs of ≥ MIN_SECONDS: the largest seconds / work (a job that stopped early costs less
+    per unit of its capped work); all shorter: summed seconds over summed work."""
+    default, _ = configs
+    jobs = {
+        (j.claim.name, j.step.name): [] for j in scale.train_jobs(default)
+    }  # every step of the default run
+    for j in scale.train_jobs(default):
+        jobs[(j.claim.name, j.step.name)].append(j)
+    extrap = jobs[("periodic", "train_extrapolation")]  # sin and square, equal work
+    ntk = jobs[("locality", "ntk")]
+    seconds = {extrap[0].name: 300.0, extrap[1].name: 1000.0, ntk[0].name: 2.0, ntk[1].name: 6.0}
+    for job in extrap + ntk:
+        path = job.benchmark(tmp_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\tcpu_time\n{seconds[job.name]}\t{seconds[job.name]}\n")
+    rates = scale.step_rates(default, tmp_path)
+    assert rates[("periodic", "train_extrapolation")] == pytest.approx(1000.0 / extrap[1].work)
+    assert rates[("locality", "ntk")] == pytest.approx(8.0 / (ntk[0].work + ntk[1].work))
+    assert ("phases", "train") not in rates  # nothing measured: no rate
+
+
 def test_measured_seconds_prefers_cpu_time_and_falls_back_to_wall(tmp_path):
     cpu = tmp_path / "a.tsv"
     cpu.write_text("s\th:m:s\tcpu_time\n10.5\t0:00:10\t7.25\n")

@@ -20,8 +20,9 @@ ENV_SECONDS = "PAPERCLAIMS_CHECKPOINT_SECONDS"
 
 
 class Checkpoint:
-    def __init__(self, path: str | Path, every_seconds: float | None = None):
+    def __init__(self, path: str | Path, every_seconds: float | None = None, key: str = ""):
         self.path = Path(path)
+        self.key = key  # what wrote it (runner.Step.checkpoint): another key's state is not resumed
         if every_seconds is None:
             every_seconds = float(os.environ.get(ENV_SECONDS, "120"))
         self.every_seconds = every_seconds
@@ -37,6 +38,13 @@ class Checkpoint:
                 "ignoring unreadable checkpoint %s (%s); starting from scratch", self.path, err
             )
             return None
+        if state.get("key", "") != self.key:
+            log.warning(
+                "ignoring checkpoint %s: another version of this job wrote it (its params or "
+                "code differ); starting from scratch",
+                self.path,
+            )
+            return None
         log.info("resuming from checkpoint %s at step %d", self.path, state["step"])
         return state
 
@@ -49,7 +57,9 @@ class Checkpoint:
         t0 = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        torch.save({**state, "step": step, "torch_rng": torch.get_rng_state()}, tmp)
+        torch.save(
+            {**state, "step": step, "key": self.key, "torch_rng": torch.get_rng_state()}, tmp
+        )
         os.replace(tmp, self.path)  # atomic: a kill never leaves a half-written checkpoint
         self._last = time.monotonic()
         log.info("checkpoint saved: step %d, %s (%.2f s)", step, self.path, self._last - t0)

@@ -8,6 +8,7 @@ inputs, outputs, plain-value params, and a ``write`` that stamps provenance on e
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import logging
@@ -44,9 +45,14 @@ class Step:
         return resolve_device(self.device_name)
 
     def checkpoint(self) -> Checkpoint:
-        """Resumable state of this job, beside its first output; removed when the job succeeds."""
+        """Resumable state of this job, beside its first output; removed when the job succeeds.
+        Keyed by the job's rule, params, seed, device and code hash: a checkpoint left by a
+        killed job of another version (a config or code edit since) is not resumed."""
         out = Path(self.output[0])
-        return Checkpoint(out.with_name(f".{out.name}.checkpoint.pt"))
+        identity = [self.rule, self.params, self.base_seed, self.device_name, self.dtype]
+        identity.append(self.extra.get("code_hash", ""))
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+        return Checkpoint(out.with_name(f".{out.name}.checkpoint.pt"), key=key.hexdigest())
 
     def write(self, ds: xr.Dataset, path: str | Path) -> Path:
         prov = provenance(

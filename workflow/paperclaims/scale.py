@@ -2,10 +2,13 @@
 estimated CPU time, from a finished run's measured job costs (Snakemake ``benchmarks/``) and each
 train step's work model (``registry.TrainStep.work``).
 
-A step's rate is its measured CPU seconds summed over the run's jobs, over their work summed; a
-job at the other scale is estimated at rate × its work. The work models are products of the
-sizes a job's cost grows with (steps, members, widths…), so the estimate is linear
-extrapolation: an order of magnitude, not a measurement.
+A step's rate is the largest CPU seconds per unit of work among its measured jobs that ran at
+least MIN_SECONDS (below that a job's fixed start-up cost would dominate; a step with no such job
+takes its summed seconds over its summed work); a job at the other scale is estimated at rate ×
+its work. The largest rate, not the mean, because the work models count what a job may do (a
+training criterion's cap, every chain to its step limit) and some jobs stop early. The work
+models are products of the sizes a job's cost grows with (steps, members, widths…), so the
+estimate is linear extrapolation: an order of magnitude, not a measurement.
 """
 
 from __future__ import annotations
@@ -87,17 +90,21 @@ def measured_seconds(path: Path) -> float | None:
     return float(cpu) if cpu not in ("", "NA") and float(cpu) > 0 else float(row["s"])
 
 
+MIN_SECONDS = 10.0
+
+
 def step_rates(measured_config: dict, run_dir: Path) -> dict[tuple[str, str], float]:
     """CPU seconds per unit of work, per (claim, step), from the run of ``measured_config``."""
-    totals: dict[tuple[str, str], list[float]] = {}
+    measured: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for job in train_jobs(measured_config):
         seconds = measured_seconds(job.benchmark(run_dir))
-        if seconds is None or not job.work:
-            continue
-        total = totals.setdefault((job.claim.name, job.step.name), [0.0, 0.0])
-        total[0] += seconds
-        total[1] += job.work
-    return {key: s / w for key, (s, w) in totals.items()}
+        if seconds is not None and job.work:
+            measured.setdefault((job.claim.name, job.step.name), []).append((seconds, job.work))
+    rates = {}
+    for key, jobs in measured.items():
+        long = [s / w for s, w in jobs if s >= MIN_SECONDS]
+        rates[key] = max(long) if long else sum(s for s, _ in jobs) / sum(w for _, w in jobs)
+    return rates
 
 
 def estimate(measured_config: dict, target_config: dict, run_dir: Path) -> dict[str, dict]:

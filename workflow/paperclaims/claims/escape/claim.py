@@ -51,10 +51,18 @@ def _ratio_threshold(name: str):
     return value
 
 
+def chain_step_cost(p: dict) -> int:
+    """One chain step's cost, as train.py sizes its chunks: a minibatch of B samples in d
+    dimensions for SGD, 4d numbers for Langevin (a job without ``dim`` runs d = 1)."""
+    dim, batch = p.get("dim", 1), p.get("batch", 1)
+    return batch * (dim + 2) + 2 * dim if p.get("process", "sgd") == "sgd" else 4 * dim
+
+
 def censored_chain_steps(p: dict) -> int:
-    """A first-passage job's cost bound (paperclaims.scale): every chain runs to ``max_steps``.
-    Chains that escape stop earlier, so the estimate is an upper bound."""
-    return p["chains"] * p["max_steps"]
+    """A first-passage job's work (paperclaims.scale) if every chain ran to ``max_steps``. Chains
+    that escape stop earlier, and escape times do not grow with the cap, so at a larger cap
+    than the measured run's the estimate errs high."""
+    return p["chains"] * p["max_steps"] * chain_step_cost(p)
 
 
 def mlp_weights(p: dict) -> int:
@@ -274,7 +282,9 @@ CLAIM = Claim(
             function="train:simulate_stationary",
             output="runs/stationary/lr{lr}_B{batch}.nc",
             params=StationaryParams,
-            work=lambda p: p["chains"] * (p["burn_in"] + p["n_samples"] * p["thin"]) * p["batch"],
+            work=lambda p: (
+                p["chains"] * (p["burn_in"] + p["n_samples"] * p["thin"]) * chain_step_cost(p)
+            ),
             section="stationary",
             sweep=(
                 Sweep.of("lr", "[0-9.e+-]+", "stationary.lr", lambda v: f"{v:g}"),
@@ -287,7 +297,9 @@ CLAIM = Claim(
             function="train:simulate_stationary",
             output="runs/stationary_langevin/lr{lr}_B{batch}.nc",
             params=StationaryLangevinParams,
-            work=lambda p: p["chains"] * (p["burn_in"] + p["n_samples"] * p["thin"]) * p["batch"],
+            work=lambda p: (
+                p["chains"] * (p["burn_in"] + p["n_samples"] * p["thin"]) * chain_step_cost(p)
+            ),
             section="stationary",
             sweep=(
                 Sweep(

@@ -813,9 +813,9 @@ def _notes(checks: list[Check], implementation: list[Check], m: xr.Dataset) -> l
     if "steps_trained" in m:
 
         def trained(t):
-            status = m["fit_status"].sel(target=t) if "fit_status" in m else []
+            status = m["fit_status"].sel(target=t)
             reasons = [f"{a.item()} {s.item()}" for a, s in zip(status["activation"], status)]
-            checked = [r for r in reasons if not r.endswith("not checked")] if reasons else []
+            checked = [r for r in reasons if not r.endswith("not checked")]
             return f"{t} {int(m['steps_trained'].sel(target=t))}" + (
                 f" ({', '.join(checked)})" if checked else ""
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paperclaims.config import value, value_of
+from paperclaims.config import ConfigError, value, value_of
 from paperclaims.registry import (
     Claim,
     Step,
@@ -41,6 +41,18 @@ def _cells(c: dict, wildcards: dict) -> list[str]:
     return activation_cells(c["extrapolation"]["activations"], c["extrapolation"]["snake_a"])
 
 
+def _max_steps(c: dict, wildcards: dict) -> int:
+    """The training criterion's cap: a whole number of blocks (its stall test compares blocks)."""
+    steps, cap = c["extrapolation"]["steps"], c["extrapolation"]["max_steps"]
+    if cap % steps:
+        raise ConfigError(
+            f"config key 'periodic.extrapolation.max_steps' = {cap} is invalid: must be a "
+            f"multiple of periodic.extrapolation.steps = {steps} (whole training blocks). "
+            "See config/README.md."
+        )
+    return cap
+
+
 @dataclass(frozen=True)
 class ExtrapolationParams:
     target: str = wildcard()
@@ -50,7 +62,7 @@ class ExtrapolationParams:
     width: int
     n_per_side: int
     steps: int
-    max_steps: int
+    max_steps: int = computed(_max_steps, reads=("extrapolation.max_steps", "extrapolation.steps"))
     snake_a_headline: float  # the training criterion reads the headline Snake cell
     lr: float
     momentum: float

@@ -41,10 +41,12 @@ LR_SAFETY = 0.5
 # (64 points, 512 units: every net can interpolate). So training runs in blocks of the authors'
 # ``steps``; at each block end every checked cell (relu, tanh, the headline Snake: the cells whose
 # fit the checks' preconditions read) is *fitted* (median over seeds of training MSE / variance of
-# its training target ≤ FIT_LEVEL, the precondition's level, analysis.THRESHOLDS
-# ["fits_training_data"]), *stalled* (that median fell by less than STALL_FALL, relative, over the
-# last block), *diverged*, or still falling. Training stops after the first block at whose end no
-# checked cell is still falling, else at ``max_steps``. It reads training data only.
+# its training target ≤ FIT_LEVEL, the precondition's level and median, analysis.THRESHOLDS
+# ["fits_training_data"]), *diverged* (that median not finite), *stalled* (the median of each
+# seed's best ratio within the block fell by less than STALL_FALL, relative, from the previous
+# block's: the best within a block, so that a momentum spike at a block end does not read as a
+# stall), or still falling. Training stops after the first block at whose end no checked cell is
+# still falling, else at ``max_steps`` (a multiple of ``steps``: claim.py). Training data only.
 # The stall rule and the cap were added in a second step (issue 16, before the run that computes
 # the checks with them), after a review run (scripts/review_periodic_square_fit.py, training loss
 # and extrapolation) had shown on the square wave: Snake a = 10 stalled at 0.135–0.144 from 15 000
@@ -63,20 +65,24 @@ def checked_cells(cells: list[str], snake_a_headline: float) -> list[str]:
     return [c for c in cells if c in ("relu", "tanh") or c == f"snake_a{snake_a_headline:g}"]
 
 
-def fit_status(block_losses: list[torch.Tensor], var: torch.Tensor, groups) -> dict[str, str]:
-    """Per cell of ``groups`` at the last block end (``block_losses``: the per-member training
-    loss at each block end so far): 'fitted', 'diverged' (a non-finite median), 'stalled' (the
-    median ratio fell by less than STALL_FALL over the last block) or STILL_FALLING."""
-    # a NaN (diverged) member counts as unfitted: it sorts above every finite ratio
-    ratios = [torch.nan_to_num(loss / var, nan=float("inf")) for loss in block_losses[-2:]]
+def fit_status(blocks: dict[str, list[torch.Tensor]], var: torch.Tensor, groups) -> dict[str, str]:
+    """Per cell of ``groups`` after the last block (``blocks``: heavy_ball's per-member training
+    loss at each block end, "end", and best loss within each block, "best"): 'fitted',
+    'diverged', 'stalled' or STILL_FALLING (the rule above). Medians over seeds as the fit
+    precondition takes them (numpy, float64: a NaN seed makes the median NaN)."""
+
+    def median(losses: torch.Tensor, lo: int, hi: int) -> float:
+        return float(np.median((losses / var)[lo:hi].double().cpu().numpy()))
+
     status = {}
     for cell, (lo, hi) in groups.items():
-        *before, now = [float(r[lo:hi].median()) for r in ratios]
+        now = median(blocks["end"][-1], lo, hi)
+        best = [median(b, lo, hi) for b in blocks["best"][-2:]]
         if now <= FIT_LEVEL:
             status[cell] = "fitted"
         elif not np.isfinite(now):
             status[cell] = "diverged"
-        elif before and now > (1 - STALL_FALL) * before[0]:
+        elif len(best) == 2 and not best[1] < (1 - STALL_FALL) * best[0]:
             status[cell] = "stalled"
         else:
             status[cell] = STILL_FALLING
@@ -280,20 +286,24 @@ def heavy_ball(
     checkpoint=None,
     max_steps: int | None = None,
     done=None,
+    blocks: dict | None = None,
 ):
     """Full-batch heavy-ball SGD as torch.optim.SGD does it (buf ← β·buf + g; p ← p − lr·buf;
     buf = g at the first step), ``lr`` one rate per member (M, 1, 1). Returns (record steps,
     per-member loss (M, records), the loss before each recorded update).
 
-    The training criterion (``done``, a function of the list of per-member training losses at
-    the block ends so far → bool): after ``steps`` steps, after every further ``steps`` and at
-    ``max_steps`` (so that ``done`` also sees the last step), training stops once ``done`` holds
-    or ``max_steps`` is reached (without ``done``: exactly ``steps`` steps)."""
+    The training criterion (``done``, a function of ``blocks`` → bool): after ``steps`` steps and
+    after every further ``steps``, training stops once ``done`` holds or ``max_steps`` is reached
+    (without ``done``: exactly ``steps`` steps). ``blocks`` (the caller's dict, filled here and
+    kept in the checkpoint): per block, the per-member loss at its end ("end") and the best loss
+    within it ("best")."""
     total = steps if done is None else max(steps, max_steps or steps)
+    blocks = {} if blocks is None else blocks
+    blocks.update(end=[], best=[])
     when = record_steps(total)
     record = set(when)
     history: list[torch.Tensor] = []
-    block_losses: list[torch.Tensor] = []
+    best = None  # per-member best loss within the current block
     bufs = [torch.zeros_like(p) for p in model.params()]
     start = 1
     if checkpoint is not None and (state := checkpoint.load()) is not None:
@@ -303,7 +313,9 @@ def heavy_ball(
         for buf, saved in zip(bufs, state["bufs"]):
             buf.copy_(saved.to(device))
         history = [h.to(device) for h in state["history"]]
-        block_losses = [h.to(device) for h in state.get("block_losses", [])]
+        for key in ("end", "best"):
+            blocks[key][:] = [h.to(device) for h in state["blocks"][key]]
+        best = None if state["block_best"] is None else state["block_best"].to(device)
         start = state["step"] + 1
     progress = Progress("train_full_batch", total, start=start - 1)
     for it in range(start, total + 1):
@@ -315,10 +327,13 @@ def heavy_ball(
                 buf.mul_(momentum).add_(g)
             p.sub_(buf * lr)
         progress.update(it)
+        best = loss.clone() if best is None else torch.fmin(best, loss)
         stop = False
-        if done is not None and (it % steps == 0 or it == total):
-            block_losses.append(loss.clone())
-            stop = bool(done(block_losses))
+        if done is not None and it % steps == 0:
+            blocks["end"].append(loss.clone())
+            blocks["best"].append(best)
+            best = None
+            stop = bool(done(blocks)) and it < total
         if it in record or stop:
             history.append(loss.clone())
         if stop:
@@ -330,11 +345,12 @@ def heavy_ball(
         if checkpoint is not None:
             checkpoint.maybe_save(
                 it,
-                lambda: {
+                lambda best=best: {
                     "params": [p.cpu() for p in model.params()],
                     "bufs": [b.cpu() for b in bufs],
                     "history": [h.cpu() for h in history],
-                    "block_losses": [h.cpu() for h in block_losses],
+                    "blocks": {k: [h.cpu() for h in v] for k, v in blocks.items()},
+                    "block_best": None if best is None else best.cpu(),
                 },
             )
     progress.finish()
@@ -364,12 +380,7 @@ def train_extrapolation(step) -> None:
     lr = torch.tensor([rates[c] for c in cells for _ in seeds], dtype=dtype, device=device)
     var = y.var(dim=1, unbiased=False).view(-1)
     checked = {c: model.groups[c] for c in checked_cells(cells, p["snake_a_headline"])}
-    status: dict[str, str] = {}  # the criterion's verdict per checked cell at the last block end
-
-    def done(block_losses):
-        status.update(fit_status(block_losses, var, checked))
-        return STILL_FALLING not in status.values()
-
+    blocks: dict[str, list[torch.Tensor]] = {}  # heavy_ball fills it (and restores it on resume)
     when, loss = heavy_ball(
         model,
         x,
@@ -379,8 +390,11 @@ def train_extrapolation(step) -> None:
         momentum=p["momentum"],
         checkpoint=step.checkpoint(),
         max_steps=p["max_steps"],
-        done=done,
+        done=lambda b: STILL_FALLING not in fit_status(b, var, checked).values(),
+        blocks=blocks,
     )
+    # the criterion's reason per checked cell where training stopped
+    status = fit_status(blocks, var, checked) if blocks["end"] else {}
     if not torch.isfinite(loss[:, -1]).any():  # stopped because every member diverged
         status = dict.fromkeys(checked, "diverged")
     x_grid = np.linspace(-p["x_max"], p["x_max"], p["n_grid"])

@@ -30,9 +30,39 @@ def mnist_dir_of(config: dict, wildcards: dict) -> str:
     return config["mnist_dir"] if wildcards["dataset"] == "mnist" else ""
 
 
-def model_width(p: dict) -> int:
-    """The width a step's cost grows with: the CNN's channels on MNIST-1D, else the MLP's."""
-    return p["channels"] if p["dataset"] == "mnist1d" else p["width"]
+INPUTS = {"digits": 64, "mnist1d": 40, "mnist": 784}  # features per sample; 10 classes each
+CNN_KERNEL = 5  # cnn.EnsembleCNN's default kernel, stride 2
+
+
+def sample_macs(p: dict) -> int:
+    """Multiply-adds of one forward pass of one member on one sample: the CNN on MNIST-1D
+    (train.CNN_DATASETS), else the MLP (``depth`` hidden layers of ``width``)."""
+    n_in = INPUTS[p["dataset"]]
+    if p["dataset"] == "mnist1d":
+        macs, length, c_in = 0, n_in, 1
+        for _ in range(p["depth"]):
+            length = (length - 1) // 2 + 1  # padding kernel // 2, stride 2
+            macs += length * p["channels"] * c_in * CNN_KERNEL
+            c_in = p["channels"]
+        return macs + length * p["channels"] * 10
+    sizes = [n_in, *[p["width"]] * p["depth"], 10]
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+def train_work(p: dict) -> int:
+    """Per member: SGD steps (forward + backward ≈ 3 passes of a minibatch) and, at each record,
+    the training set's evaluation, minibatch gradients and subset gradients (≈ 5 passes)."""
+    members = len(p["noise"]) * len(block_range(p["seed_block"]))
+    passes = 3 * p["steps"] * p["batch_size"] + 5 * p["n_records"] * p["n_train"]
+    return members * passes * sample_macs(p)
+
+
+def clean_work(p: dict) -> int:
+    """Two retrained members (cleaned, random removal) per noisy member; the test set at each
+    record."""
+    members = 2 * sum(rho > 0 for rho in p["noise"]) * len(block_range(p["seed_block"]))
+    passes = 3 * p["steps"] * p["batch_size"] + p["n_records"] * p["n_test"]
+    return members * passes * sample_macs(p)
 
 
 @dataclass(frozen=True)
@@ -84,13 +114,7 @@ CLAIM = Claim(
             function="train:train",
             output="runs/{dataset}_rho{noise_block}_seed{seed_block}.nc",
             params=TrainParams,
-            work=lambda p: (
-                p["steps"]
-                * len(p["noise"])
-                * len(block_range(p["seed_block"]))
-                * p["batch_size"]
-                * model_width(p) ** 2
-            ),
+            work=train_work,
             sweep=(DATASETS, NOISE_BLOCKS, SEED_BLOCKS),
             measured_as="runs",
             mem_mb=3000,
@@ -101,14 +125,7 @@ CLAIM = Claim(
             function="train:clean_and_retrain",
             output="runs/cleaned/{dataset}_rho{noise_block}_seed{seed_block}.nc",
             params=CleanParams,
-            work=lambda p: (
-                2
-                * p["steps"]
-                * sum(r > 0 for r in p["noise"])
-                * len(block_range(p["seed_block"]))
-                * p["batch_size"]
-                * model_width(p) ** 2
-            ),
+            work=clean_work,
             sweep=(DATASETS, NOISE_BLOCKS, SEED_BLOCKS),
             measured_as="cleaned",
             after="train",

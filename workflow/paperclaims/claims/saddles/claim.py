@@ -21,6 +21,13 @@ from paperclaims.registry import Claim, RecordedConfig, Step, Sweep, TrainStep, 
 LR_BLOCKS = Sweep.blocks("lr_block", "phases.lr_points", "phases.lr_per_job")
 
 
+def phase_work(p: dict) -> int:
+    """Per chain step: the minibatch draw (B samples, shared by every cell) and each (λ, σ) cell's
+    update, for the toy and its Type-I control."""
+    cells = len(block_range(p["lr_block"])) * p["noise_points"]
+    return p["chains"] * p["steps"] * (p["batch"] + 2 * cells)
+
+
 def case_name(mean: float, sd: float) -> str:
     """(−1, 4) → 'mean-1_sd4': one theorem-check case per (mean, sd) of the random multiplier."""
     return f"mean{mean:g}_sd{sd:g}"
@@ -110,13 +117,7 @@ CLAIM = Claim(
             function="train:simulate_phases",
             output="runs/phases/batch{batch}_lr{lr_block}.nc",
             params=PhaseParams,
-            work=lambda p: (
-                p["chains"]
-                * p["steps"]
-                * len(block_range(p["lr_block"]))
-                * p["noise_points"]
-                * p["batch"]
-            ),
+            work=phase_work,
             section="phases",
             sweep=(Sweep.of("batch", "[0-9]+", "phases.batch_sizes"), LR_BLOCKS),
             measured_as="phases",
