@@ -465,3 +465,33 @@ def test_training_resumes_from_checkpoint_with_identical_results(tmp_path, caplo
     assert clean.keys() == resumed.keys()
     for name in clean:
         assert torch.allclose(clean[name], resumed[name], equal_nan=True, rtol=0, atol=0), name
+
+
+def test_ntk_cell_gives_the_same_arrays_however_its_seeds_are_cut(tmp_path):
+    """Issue 19: an NTK cell's seeds in one job, or in two blocks merged as the measure step does
+    (blocks.merge_blocks): identical arrays (seed s's data derive from (N, s) alone)."""
+    import xarray as xr
+    from conftest import ROOT
+    from paperclaims import scale
+    from paperclaims.blocks import merge_blocks
+    from paperclaims.io import read_dataset
+    from paperclaims.registry import claims, step_args
+    from paperclaims.runner import Step
+
+    config = scale.load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "test.yaml")
+    claim = claims()["locality"]
+    step = claim.step("ntk")
+    cell = claim.cells(step, config["locality"])[0]
+    n_seeds = config["locality"]["n_seeds"]
+    assert n_seeds >= 2
+
+    def run(block):
+        params = step_args(claim, step, config["locality"], config["seed"], cell)
+        params["seed_block"] = block
+        out = tmp_path / f"ntk_{block}.nc"
+        train.ntk(Step("locality", "ntk", [], [str(out)], params, config["seed"]))
+        return read_dataset(out)
+
+    whole = run(f"0-{n_seeds - 1}").drop_attrs()
+    parts = [run("0-0"), run(f"1-{n_seeds - 1}")]
+    xr.testing.assert_identical(merge_blocks(parts, ["seed"]).drop_attrs(), whole)

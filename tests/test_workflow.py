@@ -143,20 +143,33 @@ def test_editing_claim_code_reruns_that_claim(smoke_run, tmp_path):
     assert jobs.get("periodic_forecast_baselines") == 1
 
 
-# Issue 19: the same claim cut into more jobs (block wildcards, registry.Sweep.blocks).
-CUTS = {
-    "saddles": "saddles:\n  phases:\n    lr_per_job: 3\n",  # test.yaml's 8 λ: 3 jobs per batch
-    "phases": "phases:\n  noise_per_job: 1\n  seeds_per_job: 1\n",  # 2 ρ × 2 seeds: 4 jobs
-}
+# Issue 19: the same claim cut into more jobs (block wildcards, registry.Sweep.blocks): every
+# claim that declares blocks, each block wildcard at one item per job.
+CUT_CLAIMS = [
+    name for name, c in claims().items() if any(s.block for t in c.train for s in t.sweep)
+]
 
 
-@pytest.mark.parametrize("claim", sorted(CUTS))
+def _cut_override(name: str) -> str:
+    tree: dict = {}
+    for step in claims()[name].train:
+        for sweep in step.sweep:
+            if sweep.block:
+                *parents, leaf = sweep.reads[1].split(".")  # the per-job key
+                node = tree
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = 1
+    return yaml.safe_dump({name: tree})
+
+
+@pytest.mark.parametrize("claim", CUT_CLAIMS)
 def test_a_claim_cut_into_more_jobs_measures_identically(smoke_run, tmp_path, claim):
     """Every member's randomness derives from (base seed, claim, its finest cell keys, member
     index), so cutting a claim's cells into more jobs leaves its measured dataset unchanged."""
     other = copy_workflow(tmp_path / "cut")
     override = tmp_path / "cut.yaml"
-    override.write_text(CUTS[claim])
+    override.write_text(_cut_override(claim))
     target = f"results/{claim}/measured.nc"
     planned = planned_jobs(snakemake(other, "-n", target, *TEST_CONFIG, str(override)))
     uncut = planned_jobs(snakemake(other, "-n", target, *TEST_CONFIG))

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import xarray as xr
 
+from paperclaims.blocks import merge_blocks
 from paperclaims.claims.locality.train import parse_target
 from paperclaims.fits import Estimate, bootstrap_batched
 from paperclaims.io import read_dataset
@@ -130,12 +131,14 @@ def measure(step) -> None:
         )
     # per-target n_train: cells differ in their targets, so merge (outer) rather than tile
     net = xr.merge(nets, join="outer", compat="no_conflicts", combine_attrs="drop")
-    kernels = []
+    blocks: dict[int, list[xr.Dataset]] = {}  # per N, its seed blocks (claim.NTK_SEED_BLOCKS)
     for path in step.input.ntk:
         run = read_dataset(path)
-        kernels.append(
-            run[["ntk_test_error", "majority_error"]].expand_dims(n_train=[run.attrs["n_train"]])
-        )
+        blocks.setdefault(int(run.attrs["n_train"]), []).append(run)
+    kernels = [
+        merge_blocks(runs, ["seed"])[["ntk_test_error", "majority_error"]].expand_dims(n_train=[n])
+        for n, runs in blocks.items()
+    ]
     kern = xr.merge(kernels, join="outer", compat="no_conflicts", combine_attrs="drop")
     out = summarize(xr.merge([net, kern], join="left"))  # NTK rows for the nets' depths
     for var in ["test_error", "ntk_test_error", "net_mean", "ntk_mean", "net_sem", "ntk_sem"]:

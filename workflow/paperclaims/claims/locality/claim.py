@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from paperclaims.blocks import block_range
 from paperclaims.config import value
 from paperclaims.registry import (
     Claim,
@@ -61,9 +62,10 @@ def _lr(config: dict, wildcards: dict) -> float | list[float]:
 
 
 def ntk_memory(config: dict, wildcards: dict) -> int:
-    """NTK jobs hold a few float64 (seed, n, n)-sized Gram arrays, train and test."""
-    n = int(wildcards["n_train"])
-    return 1000 + 48 * config["n_seeds"] * n * (n + config["n_test"]) // 2**20
+    """NTK jobs hold a few float64 (seed, n, n)-sized Gram arrays, train and test, per seed of
+    their block."""
+    n, seeds = int(wildcards["n_train"]), len(block_range(wildcards["seed_block"]))
+    return 1000 + 48 * seeds * n * (n + config["n_test"]) // 2**20
 
 
 # Every train and NTK job reads only its own cell's values plus what defines the data and the
@@ -94,6 +96,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class NtkParams:
     n_train: int = wildcard()
+    seed_block: str = wildcard()  # the job's data seeds, 'first-last' (NTK_SEED_BLOCKS)
     train_seed: int = seed("train_data", "{n_train}")
     test_seed: int = seed("test_data")
     targets: list = computed(_targets, reads=("labels", "k", "n_train"))
@@ -101,7 +104,6 @@ class NtkParams:
     inputs: str = key("inputs")
     d: int = key("d")
     n_test: int = key("n_test")
-    n_seeds: int = key("n_seeds")
     depths: list = key("depths")
     ridge: float
 
@@ -119,6 +121,10 @@ class MeasureParams:
 N_TRAIN = Sweep(
     "n_train", "[0-9]+", lambda c: [str(n) for n in n_train_values(c)], ("labels", "n_train")
 )
+# Issue 19: an NTK cell's seeds cut into jobs (paper scale, N = 4000: ≈ 3 CPU-hours in one job).
+# Seed s's data derive from (train_seed, test_seed, s) alone and the kernel regression has no
+# randomness, so any cut gives the same arrays.
+NTK_SEED_BLOCKS = Sweep.blocks("seed_block", "n_seeds", "ntk.seeds_per_job")
 
 CLAIM = Claim(
     name="locality",
@@ -147,10 +153,10 @@ CLAIM = Claim(
         TrainStep(
             name="ntk",
             function="train:ntk",
-            output="runs/ntk/N{n_train}.nc",
+            output="runs/ntk/N{n_train}_seed{seed_block}.nc",
             params=NtkParams,
             work=lambda p: (
-                p["n_seeds"]
+                len(block_range(p["seed_block"]))
                 * len(p["targets"])
                 * len(p["depths"])
                 * p["n_train"]
@@ -158,7 +164,7 @@ CLAIM = Claim(
                 * (p["n_train"] + p["d"])
             ),
             section="ntk",
-            sweep=(N_TRAIN,),
+            sweep=(N_TRAIN, NTK_SEED_BLOCKS),
             measured_as="ntk",
             mem_mb=ntk_memory,
             runtime=30,

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from paperclaims.blocks import block_range
 from paperclaims.nets import EnsembleMLP
 from paperclaims.progress import Progress
 from paperclaims.seeds import derive_seed, generator, member_seeds
@@ -87,15 +88,21 @@ def sample_inputs(n: int, d: int, distribution: str, seed: int) -> torch.Tensor:
     raise ValueError(f"unknown input distribution {distribution!r}; allowed: binary, gaussian")
 
 
+def seed_indices(p: dict) -> range:
+    """The data seeds a job holds: its block (NTK jobs, claim.NTK_SEED_BLOCKS) or all n_seeds."""
+    return block_range(p["seed_block"]) if "seed_block" in p else range(p["n_seeds"])
+
+
 def dataset(p: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
     """Train/test inputs (seed, n, d) and labels (seed, n, target), float64.
 
     Seed s draws its training set from ``train_seed``'s member s and its test set from
-    ``test_seed``'s member s, so every depth, every target and the NTK see the same data.
+    ``test_seed``'s member s, so every depth, every target and the NTK see the same data. A job
+    holds seeds ``seed_indices(p)``.
     """
-    n_seeds, d = p["n_seeds"], p["d"]
-    train_seeds = member_seeds(p["train_seed"], n_seeds)
-    test_seeds = member_seeds(p["test_seed"], n_seeds)
+    index, d = seed_indices(p), p["d"]
+    train_seeds = [member_seeds(p["train_seed"], index.stop)[i] for i in index]
+    test_seeds = [member_seeds(p["test_seed"], index.stop)[i] for i in index]
     x_train = torch.stack([sample_inputs(p["n_train"], d, p["inputs"], s) for s in train_seeds])
     x_test = torch.stack([sample_inputs(p["n_test"], d, p["inputs"], s) for s in test_seeds])
     targets = list(p["targets"])
@@ -456,7 +463,7 @@ def ntk(step) -> None:
                 {"long_name": "test error of the majority-class predictor (chance level)"},
             ),
         },
-        coords={"depth": depths, "seed": np.arange(p["n_seeds"]), "target": targets},
+        coords={"depth": depths, "seed": np.asarray(seed_indices(p)), "target": targets},
         attrs={"n_train": p["n_train"], "family": p["family"], "ridge": p["ridge"]},
     )
     step.write(ds.transpose("target", "depth", "seed"), step.output[0])

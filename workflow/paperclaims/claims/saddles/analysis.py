@@ -472,9 +472,8 @@ def measure(step) -> None:
     fine = fine.rename({name: f"fine_{name}" for name in fine.data_vars}).rename(
         lr="fine_lr", noise="fine_noise"
     )
-    twolayer = _twolayer_part(
-        read_dataset(step.input.twolayer), p["collapse_below"], p["diverge_above"]
-    )
+    two = merge_blocks([read_dataset(path) for path in step.input.twolayer], ["lr"])
+    twolayer = _twolayer_part(two, p["collapse_below"], p["diverge_above"])
     gradients = _gradient_stats(runs[0]["saddle_gradient"], "phases")
     out = xr.merge([theorem, phases, fine, twolayer])
     out["lr"].attrs["units"] = "learning rate λ"

@@ -19,6 +19,9 @@ from paperclaims.registry import Claim, RecordedConfig, Step, Sweep, TrainStep, 
 # cells), so a chain's randomness derives from (base seed, claim, batch size, chain index) alone
 # and any cut of the λ grid gives the same arrays.
 LR_BLOCKS = Sweep.blocks("lr_block", "phases.lr_points", "phases.lr_per_job")
+# (C)'s λ grid likewise (paper scale ≈ 4 CPU-hours in one job); its chains' draws do not depend on
+# λ either.
+TWOLAYER_LR_BLOCKS = Sweep.blocks("lr_block", "twolayer.lr_points", "twolayer.lr_per_job")
 
 
 def phase_work(p: dict) -> int:
@@ -66,7 +69,8 @@ class PhaseParams:
 
 @dataclass(frozen=True)
 class TwoLayerParams:
-    cell_seed: int = seed()
+    lr_block: str = wildcard()  # the job's indices into the λ grid, 'first-last'
+    cell_seed: int = seed()  # a block wildcard is no cell key: the same seed for every block
     input_dim: int
     slope: float
     batch: int
@@ -126,17 +130,18 @@ CLAIM = Claim(
         TrainStep(
             name="simulate_twolayer",
             function="train:simulate_twolayer",
-            output="runs/twolayer.nc",
+            output="runs/twolayer/lr{lr_block}.nc",
             params=TwoLayerParams,
             work=lambda p: (
                 p["chains"]
                 * (p["steps"] + p["lyapunov_steps"])
-                * p["lr_points"]
+                * len(block_range(p["lr_block"]))
                 * p["noise_points"]
                 * p["batch"]
                 * p["input_dim"]
             ),
             section="twolayer",
+            sweep=(TWOLAYER_LR_BLOCKS,),
             measured_as="twolayer",
             mem_mb=2000,
         ),

@@ -325,12 +325,12 @@ def twolayer_sgd(lrs, noise, *, dim, batch, slope, chains, steps, type_one_noise
 
 
 def simulate_twolayer(step) -> None:
-    """(C) Λ̂ from minibatch Hessians at the origin and SGD's fate, on one (λ, σ) grid."""
+    """(C) Λ̂ from minibatch Hessians at the origin and SGD's fate, on one block of the (λ, σ)
+    grid (the chains' draws do not depend on λ: any cut of the grid gives the same arrays)."""
     p = step.params
     dtype, device = torch.float64, step.device
-    lrs = torch.as_tensor(
-        lr_grid(p["lr_min"], p["lr_max"], p["lr_points"]), dtype=dtype, device=device
-    )
+    grid = lr_grid(p["lr_min"], p["lr_max"], p["lr_points"])[list(block_range(p["lr_block"]))]
+    lrs = torch.as_tensor(grid, dtype=dtype, device=device)
     noise = torch.linspace(0, p["noise_max"], p["noise_points"], dtype=dtype, device=device)
     kwargs = dict(dim=p["input_dim"], batch=p["batch"], slope=p["slope"], chains=p["chains"])
     lyap = twolayer_lyapunov(
