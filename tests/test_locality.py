@@ -478,7 +478,7 @@ def test_ntk_cell_gives_the_same_arrays_however_its_seeds_are_cut(tmp_path):
     from paperclaims.registry import claims, step_args
     from paperclaims.runner import Step
 
-    config = scale.load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "test.yaml")
+    config = scale.load_config(ROOT / "config" / "test.yaml")
     claim = claims()["locality"]
     step = claim.step("ntk")
     cell = claim.cells(step, config["locality"])[0]

@@ -22,8 +22,8 @@ def _fake_run(tmp_path, config, skip=()):
 
 @pytest.fixture(scope="module")
 def configs():
-    default = scale.load_config(ROOT / "config" / "config.yaml")
-    paper = scale.load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "paper.yaml")
+    default = scale.load_config()
+    paper = scale.load_config(ROOT / "config" / "paper.yaml")
     return default, paper
 
 

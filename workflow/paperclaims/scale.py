@@ -17,32 +17,16 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from paperclaims.config import validate_config
+from paperclaims import audit
 from paperclaims.registry import Claim, TrainStep, claims, step_args
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def _update(base: dict, extra: dict) -> dict:
-    """Snakemake's merge of config files: nested mappings update key by key."""
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _update(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
-def load_config(*paths: str | Path) -> dict:
-    """The config Snakemake runs with ``--configfile`` ``paths`` (in order, later ones win),
-    schema defaults filled and validated."""
-    config: dict = {}
-    for path in paths:
-        _update(config, yaml.safe_load(Path(path).read_text()) or {})
-    return validate_config(config, SCHEMA)
+def load_config(*configfiles: str | Path) -> dict:
+    """The config Snakemake runs with: config/config.yaml, then each ``--configfile`` (later
+    ones win), schema defaults filled and validated (``paperclaims audit``'s reading)."""
+    return audit.load_config(ROOT, [str(f) for f in configfiles], {})
 
 
 @dataclass(frozen=True)

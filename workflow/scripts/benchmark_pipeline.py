@@ -68,8 +68,8 @@ def job_seconds_per_claim(workdir: Path) -> dict[str, float]:
 
 def paper_scale(run_dir: Path) -> dict:
     """(6): per claim at paper scale, from the default run in ``run_dir`` (its benchmarks/)."""
-    measured = scale.load_config(ROOT / "config" / "config.yaml")
-    paper = scale.load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "paper.yaml")
+    measured = scale.load_config()
+    paper = scale.load_config(ROOT / "config" / "paper.yaml")
     estimates = scale.estimate(measured, paper, run_dir)
     print(scale.table(estimates))
     return {
