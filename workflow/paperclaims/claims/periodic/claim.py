@@ -42,8 +42,10 @@ def _cells(c: dict, wildcards: dict) -> list[str]:
 
 
 def _max_steps(c: dict, wildcards: dict) -> int:
-    """The training criterion's cap: a whole number of blocks (its stall test compares blocks)."""
+    """The training criterion's cap: at least one block, and a whole number of blocks (its stall
+    test compares blocks)."""
     steps, cap = c["extrapolation"]["steps"], c["extrapolation"]["max_steps"]
+    cap = max(cap, steps)
     if cap % steps:
         raise ConfigError(
             f"config key 'periodic.extrapolation.max_steps' = {cap} is invalid: must be a "
