@@ -16,6 +16,15 @@ def block_range(name: str) -> range:
     return range(first, last + 1)
 
 
+def merge_by(parts: list, key: str, dims: list[str]) -> dict:
+    """Blocks of several cells, each cell told apart by its ``attrs[key]`` (e.g. the batch size):
+    {key value: that cell's merged dataset (``merge_blocks``)}, in the order the cells come."""
+    cells: dict = {}
+    for part in parts:
+        cells.setdefault(part.attrs[key], []).append(part)
+    return {value: merge_blocks(blocks, dims) for value, blocks in cells.items()}
+
+
 def merge_blocks(parts: list, dims: list[str]):
     """One cell's blocks (its jobs, cut along ``dims`` by block wildcards: registry.Sweep.blocks)
     as the one dataset an uncut job writes. ``parts`` come in the registry's cell order (the last

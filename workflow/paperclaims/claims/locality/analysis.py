@@ -15,7 +15,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from paperclaims.blocks import merge_blocks
+from paperclaims.blocks import merge_by
 from paperclaims.claims.locality.train import parse_target
 from paperclaims.fits import Estimate, bootstrap_batched
 from paperclaims.io import read_dataset
@@ -131,13 +131,11 @@ def measure(step) -> None:
         )
     # per-target n_train: cells differ in their targets, so merge (outer) rather than tile
     net = xr.merge(nets, join="outer", compat="no_conflicts", combine_attrs="drop")
-    blocks: dict[int, list[xr.Dataset]] = {}  # per N, its seed blocks (claim.NTK_SEED_BLOCKS)
-    for path in step.input.ntk:
-        run = read_dataset(path)
-        blocks.setdefault(int(run.attrs["n_train"]), []).append(run)
+    # per N, its seed blocks (claim.NTK_SEED_BLOCKS) merged
+    by_n = merge_by([read_dataset(path) for path in step.input.ntk], "n_train", ["seed"])
     kernels = [
-        merge_blocks(runs, ["seed"])[["ntk_test_error", "majority_error"]].expand_dims(n_train=[n])
-        for n, runs in blocks.items()
+        run[["ntk_test_error", "majority_error"]].expand_dims(n_train=[n])
+        for n, run in by_n.items()
     ]
     kern = xr.merge(kernels, join="outer", compat="no_conflicts", combine_attrs="drop")
     out = summarize(xr.merge([net, kern], join="left"))  # NTK rows for the nets' depths

@@ -101,8 +101,8 @@ def dataset(p: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
     holds seeds ``seed_indices(p)``.
     """
     index, d = seed_indices(p), p["d"]
-    train_seeds = [member_seeds(p["train_seed"], index.stop)[i] for i in index]
-    test_seeds = [member_seeds(p["test_seed"], index.stop)[i] for i in index]
+    train_seeds = member_seeds(p["train_seed"], index.stop)[index.start :]
+    test_seeds = member_seeds(p["test_seed"], index.stop)[index.start :]
     x_train = torch.stack([sample_inputs(p["n_train"], d, p["inputs"], s) for s in train_seeds])
     x_test = torch.stack([sample_inputs(p["n_test"], d, p["inputs"], s) for s in test_seeds])
     targets = list(p["targets"])

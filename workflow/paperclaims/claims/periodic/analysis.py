@@ -481,8 +481,6 @@ def _fit_precondition(cell: xr.Dataset, *names: str) -> Precondition:
 
 def _status_text(cell: xr.Dataset, act: str) -> str:
     """'; stalled' etc. for a net whose fit failed (the training criterion's reason)."""
-    if "fit_status" not in cell:
-        return ""
     status = str(cell["fit_status"].sel(activation=act).values)
     return "" if status in ("fitted", "not checked") else f"; {status}"
 

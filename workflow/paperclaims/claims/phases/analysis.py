@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import binomtest
 
-from paperclaims.blocks import merge_blocks
+from paperclaims.blocks import merge_by
 from paperclaims.claims.phases.train import (
     CLEANING_RULE,
     DEFINITIONS,
@@ -154,15 +154,11 @@ def _tracked(run: xr.Dataset, cleaned: xr.Dataset, subset: str) -> xr.Dataset:
 def _merged_runs(run_paths, clean_paths) -> list[tuple[xr.Dataset, xr.Dataset]]:
     """(run, cleaned) per data set, each merged from its jobs (claim.NOISE_BLOCKS × SEED_BLOCKS);
     a block of ρ = 0 alone has nothing cleaned."""
-    runs: dict[str, list] = {}
-    cleaned: dict[str, list] = {}
-    for run_path, clean_path in zip(run_paths, clean_paths):
-        run, clean = read_dataset(run_path), read_dataset(clean_path)
-        runs.setdefault(run.attrs["dataset"], []).append(run)
-        if clean.sizes["noise"]:
-            cleaned.setdefault(run.attrs["dataset"], []).append(clean)
     dims = ["noise", "seed"]
-    return [(merge_blocks(runs[d], dims), merge_blocks(cleaned[d], dims)) for d in runs]
+    runs = merge_by([read_dataset(path) for path in run_paths], "dataset", dims)
+    cleaned = [read_dataset(path) for path in clean_paths]
+    cleaned = merge_by([c for c in cleaned if c.sizes["noise"]], "dataset", dims)
+    return [(runs[d], cleaned[d]) for d in runs]
 
 
 def measure(step) -> None:

@@ -118,9 +118,9 @@ def _member_seeds(cell_seed: int, noise: list[float], seeds: range) -> list[int]
     """Members ordered (noise, seed); a member's seed depends only on (data set, its ρ, its seed
     index), never on the other members of its job (issue 19: any cut gives the same runs)."""
     return [
-        member_seeds(derive_seed(cell_seed, f"noise{rho:g}"), seeds.stop)[i]
+        s
         for rho in noise
-        for i in seeds
+        for s in member_seeds(derive_seed(cell_seed, f"noise{rho:g}"), seeds.stop)[seeds.start :]
     ]
 
 

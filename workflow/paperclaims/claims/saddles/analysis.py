@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 from scipy import integrate, interpolate, special, stats
 
-from paperclaims.blocks import merge_blocks
+from paperclaims.blocks import merge_blocks, merge_by
 from paperclaims.claims.saddles.train import lr_grid
 from paperclaims.fits import Estimate, line_fit
 from paperclaims.io import read_dataset
@@ -402,11 +402,8 @@ def measure(step) -> None:
     p = step.params
     theorem = _theorem_part(list(step.input.theorem))
     # one run per batch size: its λ blocks (claim.LR_BLOCKS) merged back into the whole grid
-    blocks: dict[int, list[xr.Dataset]] = {}
-    for path in step.input.phases:
-        part = read_dataset(path)
-        blocks.setdefault(int(part.attrs["batch"]), []).append(part)
-    runs = [merge_blocks(blocks[batch], ["lr"]) for batch in sorted(blocks)]
+    by_batch = merge_by([read_dataset(path) for path in step.input.phases], "batch", ["lr"])
+    runs = [by_batch[batch] for batch in sorted(by_batch)]
     batches = [int(run.attrs["batch"]) for run in runs]
     slope = float(runs[0].attrs["slope"])
     fractions, chain_phases, control_phases = [], [], []
